@@ -1,0 +1,2 @@
+//! The asto controller: catalogue, data stages, requests, packing, the action pipeline, the CLI
+//! and the OB module.

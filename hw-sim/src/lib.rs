@@ -1,0 +1,3 @@
+//! Simulated hardware for asto, behind the same seams as real devices (the traits of the
+//! `drivers` crate), with fault injection, so CI and the demo run the real code paths without
+//! hardware.

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite uses as real external tools:
+#   xorriso (burning, reading ISO images), libarchive-tools (bsdtar), genisoimage (isoinfo,
+#   the mkisofs-style template tool chain), mtx (changer backend), PostgreSQL 15 (OB module).
+# Installs only what is missing; needs root (or sudo) for that.
+set -euo pipefail
+
+packages=(xorriso libarchive-tools genisoimage mtx tar postgresql-15 postgresql-client-15)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
