@@ -5,7 +5,7 @@
 # Installs only what is missing; needs root (or sudo) for that.
 set -euo pipefail
 
-packages=(xorriso libarchive-tools genisoimage mtx tar postgresql-15 postgresql-client-15)
+packages=(xorriso libarchive-tools genisoimage mtx sg3-utils tar postgresql-15 postgresql-client-15)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,1 @@
+//! The OB module: replication and archiving of observation blocks on PostgreSQL (seed 000).
