@@ -12,6 +12,7 @@
 
 pub mod identity;
 pub mod optical;
+pub mod scsi;
 pub mod tape;
 
 pub use identity::DeviceIdentity;
