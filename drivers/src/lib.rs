@@ -13,6 +13,7 @@
 pub mod identity;
 pub mod optical;
 pub mod scsi;
+pub mod ssc;
 pub mod tape;
 
 pub use identity::DeviceIdentity;

@@ -7,3 +7,4 @@ pub mod file_burner;
 pub mod file_tape;
 pub mod rate;
 pub mod shelf;
+pub mod scsi_tape;
