@@ -1,15 +1,47 @@
-//! The optical format: ISO 9660 level 3 with Rock Ridge and Joliet (in progress).
+//! The optical format: ISO 9660 level 3 with Rock Ridge and Joliet, streamed.
+//!
+//! Layout, in sector order: system area, primary and Joliet volume descriptors, terminator,
+//! the four path tables, the ISO directories, the Joliet directories, the Rock Ridge
+//! continuation areas, then file data in tree order, and last `MANIFEST.json` and
+//! `SHA256SUMS`. Everything up to the file data depends only on names and sizes, so it is
+//! computed by [`plan`]; the two root files that need checksums come after the data, so one
+//! pass over the sources suffices. Files of 4 GiB and more get several extents (level 3).
+//! Directories deeper than ISO 9660's eight levels are written in place, as xorriso does by
+//! default; Linux, libarchive, xorriso and isoinfo read them.
+
+mod bytes;
+mod descriptor;
+mod names;
+mod rockridge;
+mod tree;
 
 use std::io::Write;
 
-use crate::error::ImageError;
-use crate::unit::{UnitContent, WriteSummary};
+use tracing::debug;
 
-/// Options of the ISO writer.
+use bytes::{both_u16, both_u32, date7, SECTOR};
+use descriptor::{path_table, path_table_size, terminator, volume_descriptor, DescriptorLayout, DescriptorText, PathTableDir};
+use rockridge::{SystemUse, S_IFDIR, S_IFLNK, S_IFREG};
+use tree::{directories_bfs, sorted_children, MetaFile, Node, NodeKind};
+
+use crate::error::ImageError;
+use crate::manifest::Manifest;
+use crate::source::{copy_verified, COPY_BUFFER};
+use crate::tree::normalize;
+use crate::unit::{FileDigest, Timestamp, UnitContent, WriteSummary};
+use crate::writer::ImageSink;
+use crate::{MANIFEST_NAME, SUMS_NAME};
+
+/// Largest extent of a multi-extent file: 4 GiB minus one sector.
+const MAX_EXTENT: u64 = 0xFFFF_F800;
+/// First sector after the system area, descriptors and terminator.
+const FIRST_FREE_LBA: u64 = 19;
+
+/// Options of the ISO writer (none yet; the defaults are the archive policy).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IsoOptions {}
 
-/// Where a file's data lies in the image.
+/// Where a file's data lies in the image (all extents of a file are contiguous).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extent {
     pub path: String,
@@ -17,28 +49,456 @@ pub struct Extent {
     pub size: u64,
 }
 
-/// The exact layout of one unit's ISO image.
+#[derive(Debug)]
+struct DataItem {
+    node: usize,
+    lba: u64,
+}
+
+/// The exact layout of one unit's image, computed before any byte is written.
 #[derive(Debug)]
 pub struct IsoPlan {
     total: u64,
+    /// Every byte before the first file data sector.
+    head: Vec<u8>,
+    nodes: Vec<Node>,
+    data: Vec<DataItem>,
     extents: Vec<Extent>,
+    volume_id: String,
+    request: String,
+    created: Timestamp,
+    /// Regular files in tree order with planned sizes (checksums zero).
+    files: Vec<(usize, FileDigest)>,
+}
+
+fn check_volume_id(id: &str) -> Result<(), ImageError> {
+    let bad = |reason: &str| Err(ImageError::BadVolumeId { volume_id: id.to_owned(), reason: reason.to_owned() });
+    if id.is_empty() {
+        return bad("empty");
+    }
+    if id.len() > 32 {
+        return bad("longer than 32 characters");
+    }
+    if !id.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return bad("only printable ASCII is allowed");
+    }
+    Ok(())
+}
+
+/// Per-directory numbers of one tree.
+#[derive(Debug, Clone, Copy, Default)]
+struct DirPlace {
+    lba: u64,
+    size: u64,
+}
+
+/// A directory record before encoding.
+struct RecordSpec {
+    identifier: Vec<u8>,
+    lba: u64,
+    size: u64,
+    flags: u8,
+    mtime: Timestamp,
+    system_use: Vec<Vec<u8>>,
+}
+
+fn base_len(identifier_len: usize) -> usize {
+    33 + identifier_len + usize::from(identifier_len % 2 == 0)
+}
+
+struct Layout<'a> {
+    nodes: &'a [Node],
+    iso_dirs: Vec<DirPlace>,
+    joliet_dirs: Vec<DirPlace>,
+    data_lba: Vec<u64>,
+}
+
+impl Layout<'_> {
+    fn rr_entries(&self, n: usize, extra_root: bool) -> Vec<Vec<u8>> {
+        let node = &self.nodes[n];
+        let (ftype, nlink) = match &node.kind {
+            NodeKind::Dir { children } => (S_IFDIR, 2 + children.iter().filter(|&&c| self.nodes[c].is_dir()).count() as u32),
+            NodeKind::Symlink { .. } => (S_IFLNK, 1),
+            _ => (S_IFREG, 1),
+        };
+        let mut out = Vec::new();
+        if extra_root {
+            out.push(rockridge::sp());
+        }
+        out.push(rockridge::px(ftype | node.mode, nlink, node.uid, node.gid));
+        out.push(rockridge::tf(node.mtime));
+        if extra_root {
+            out.push(rockridge::er());
+        }
+        out
+    }
+
+    /// The records of directory `d` in one tree, in order.
+    fn records(&self, d: usize, joliet: bool) -> Vec<RecordSpec> {
+        let places = if joliet { &self.joliet_dirs } else { &self.iso_dirs };
+        let nodes = self.nodes;
+        let parent = nodes[d].parent;
+        let rr = |n: usize, root: bool| if joliet { Vec::new() } else { self.rr_entries(n, root) };
+        let mut out = vec![
+            RecordSpec {
+                identifier: vec![0],
+                lba: places[d].lba,
+                size: places[d].size,
+                flags: 2,
+                mtime: nodes[d].mtime,
+                system_use: rr(d, d == 0),
+            },
+            RecordSpec {
+                identifier: vec![1],
+                lba: places[parent].lba,
+                size: places[parent].size,
+                flags: 2,
+                mtime: nodes[parent].mtime,
+                system_use: rr(parent, false),
+            },
+        ];
+        for c in sorted_children(nodes, d, joliet) {
+            let node = &nodes[c];
+            let identifier = if joliet { node.joliet_id.clone() } else { node.iso_id.clone() };
+            let mut su = rr(c, false);
+            if !joliet {
+                su.extend(rockridge::nm(&node.name));
+                if let NodeKind::Symlink { target } = &node.kind {
+                    su.extend(rockridge::sl(target));
+                }
+            }
+            if node.is_dir() {
+                out.push(RecordSpec {
+                    identifier,
+                    lba: places[c].lba,
+                    size: places[c].size,
+                    flags: 2,
+                    mtime: node.mtime,
+                    system_use: su,
+                });
+                continue;
+            }
+            let size = node.data_size();
+            let lba = self.data_lba[c];
+            let mut offset = 0;
+            loop {
+                let chunk = (size - offset).min(MAX_EXTENT);
+                let last = offset + chunk == size;
+                out.push(RecordSpec {
+                    identifier: identifier.clone(),
+                    lba: if size == 0 { 0 } else { lba + offset / SECTOR },
+                    size: chunk,
+                    flags: if last { 0 } else { 0x80 },
+                    mtime: node.mtime,
+                    system_use: su.clone(),
+                });
+                offset += chunk;
+                if last {
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Packs records into whole sectors: returns each record's offset in the directory and the
+/// directory's size.
+fn pack(lengths: impl Iterator<Item = usize>) -> (Vec<u64>, u64) {
+    let mut offsets = Vec::new();
+    let mut pos = 0u64;
+    for len in lengths {
+        let len = len as u64;
+        if pos % SECTOR + len > SECTOR {
+            pos = pos.next_multiple_of(SECTOR);
+        }
+        offsets.push(pos);
+        pos += len;
+    }
+    (offsets, pos.next_multiple_of(SECTOR).max(SECTOR))
+}
+
+/// Encodes a record's system use area: inline bytes and continuation bytes.
+fn system_use(spec: &RecordSpec) -> SystemUse {
+    let room = 254 - base_len(spec.identifier.len());
+    rockridge::split(&spec.system_use, room)
+}
+
+fn record_len(spec: &RecordSpec, su: &SystemUse) -> usize {
+    let len = base_len(spec.identifier.len()) + su.inline.len();
+    len + len % 2
+}
+
+fn encode_record(spec: &RecordSpec, su_inline: &[u8]) -> Result<Vec<u8>, ImageError> {
+    let len = base_len(spec.identifier.len()) + su_inline.len();
+    let len = len + len % 2;
+    let mut r = vec![0u8; len];
+    r[0] = u8::try_from(len).map_err(|_| ImageError::Internal("directory record over 255 bytes".into()))?;
+    let lba = u32::try_from(spec.lba).map_err(|_| ImageError::TooLarge("extent beyond 2^32 sectors".into()))?;
+    both_u32(&mut r[2..10], lba);
+    both_u32(&mut r[10..18], spec.size as u32);
+    r[18..25].copy_from_slice(&date7(spec.mtime));
+    r[25] = spec.flags;
+    both_u16(&mut r[28..32], 1);
+    r[32] = spec.identifier.len() as u8;
+    r[33..33 + spec.identifier.len()].copy_from_slice(&spec.identifier);
+    let su_at = base_len(spec.identifier.len());
+    r[su_at..su_at + su_inline.len()].copy_from_slice(su_inline);
+    Ok(r)
 }
 
 /// Plans the ISO image of `unit`.
-pub fn plan(_unit: &UnitContent, _opts: &IsoOptions) -> Result<IsoPlan, ImageError> {
-    Err(ImageError::BadOption("the ISO writer is not built yet".into()))
+pub fn plan(unit: &UnitContent, _opts: &IsoOptions) -> Result<IsoPlan, ImageError> {
+    check_volume_id(&unit.volume_id)?;
+    let entries = normalize(unit)?;
+    let files0: Vec<FileDigest> = entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            crate::EntryKind::File { size, .. } => Some(FileDigest { path: e.path.clone(), size: *size, sha256: [0; 32] }),
+            _ => None,
+        })
+        .collect();
+    let (manifest, sums) = Manifest::medium_files(&unit.volume_id, &unit.request, unit.created, &files0)?;
+    let nodes = tree::build(
+        &entries,
+        unit.created,
+        [(MetaFile::Manifest, MANIFEST_NAME, manifest.len() as u64), (MetaFile::Sums, SUMS_NAME, sums.len() as u64)],
+    )?;
+    let iso_order = directories_bfs(&nodes, false);
+    let joliet_order = directories_bfs(&nodes, true);
+    if iso_order.len() > usize::from(u16::MAX) {
+        return Err(ImageError::TooLarge(format!("{} directories (path tables hold at most 65535)", iso_order.len())));
+    }
+
+    let mut layout = Layout {
+        nodes: &nodes,
+        iso_dirs: vec![DirPlace::default(); nodes.len()],
+        joliet_dirs: vec![DirPlace::default(); nodes.len()],
+        data_lba: vec![0; nodes.len()],
+    };
+
+    // Sizes first (they do not depend on positions). Each ISO directory is followed by the
+    // continuation areas of its records, where sequential readers (libarchive) expect them.
+    let mut ce_offsets: Vec<Vec<u64>> = vec![Vec::new(); nodes.len()];
+    let mut ce_sectors: Vec<u64> = vec![0; nodes.len()];
+    for (order, joliet) in [(&iso_order, false), (&joliet_order, true)] {
+        for &d in order.iter() {
+            let specs = layout.records(d, joliet);
+            let sus: Vec<SystemUse> = specs.iter().map(system_use).collect();
+            let ce_lens: Vec<usize> =
+                sus.iter().filter(|s| !s.continuation.is_empty()).map(|s| s.continuation.len()).collect();
+            if ce_lens.iter().any(|&l| l as u64 > SECTOR) {
+                return Err(ImageError::TooLarge(format!(
+                    "Rock Ridge data of an entry in {:?} exceeds one sector",
+                    nodes[d].path
+                )));
+            }
+            if !ce_lens.is_empty() {
+                let (offsets, size) = pack(ce_lens.iter().copied());
+                ce_offsets[d] = offsets;
+                ce_sectors[d] = size / SECTOR;
+            }
+            let (_, size) = pack(specs.iter().zip(&sus).map(|(s, su)| record_len(s, su)));
+            let place = if joliet { &mut layout.joliet_dirs[d] } else { &mut layout.iso_dirs[d] };
+            place.size = size;
+        }
+    }
+
+    let ident = |d: usize, joliet: bool| -> Vec<u8> {
+        if d == 0 { vec![0] } else if joliet { nodes[d].joliet_id.clone() } else { nodes[d].iso_id.clone() }
+    };
+    let iso_pt_size = path_table_size(iso_order.iter().map(|&d| ident(d, false).len()));
+    let joliet_pt_size = path_table_size(joliet_order.iter().map(|&d| ident(d, true).len()));
+    let sectors = |bytes: u64| bytes.div_ceil(SECTOR);
+    let mut lba = FIRST_FREE_LBA;
+    let pt = [lba, lba + sectors(iso_pt_size), lba + 2 * sectors(iso_pt_size), lba + 2 * sectors(iso_pt_size) + sectors(joliet_pt_size)];
+    lba = pt[3] + sectors(joliet_pt_size);
+    let mut ce_start = vec![0u64; nodes.len()];
+    for &d in &iso_order {
+        layout.iso_dirs[d].lba = lba;
+        lba += layout.iso_dirs[d].size / SECTOR;
+        ce_start[d] = lba;
+        lba += ce_sectors[d];
+    }
+    for &d in &joliet_order {
+        layout.joliet_dirs[d].lba = lba;
+        lba += layout.joliet_dirs[d].size / SECTOR;
+    }
+    let data_start = lba;
+
+    // File data in tree order, then the manifest and checksum list.
+    let mut data = Vec::new();
+    let mut extents = Vec::new();
+    let mut files = Vec::new();
+    let order: Vec<usize> = (1..nodes.len())
+        .filter(|&n| matches!(nodes[n].kind, NodeKind::File { .. }))
+        .chain((1..nodes.len()).filter(|&n| matches!(nodes[n].kind, NodeKind::Meta { .. })))
+        .collect();
+    for n in order {
+        let size = nodes[n].data_size();
+        if let NodeKind::File { .. } = nodes[n].kind {
+            files.push((n, FileDigest { path: nodes[n].path.clone(), size, sha256: [0; 32] }));
+        }
+        if size == 0 {
+            extents.push(Extent { path: nodes[n].path.clone(), byte_offset: 0, size: 0 });
+            continue;
+        }
+        layout.data_lba[n] = lba;
+        data.push(DataItem { node: n, lba });
+        extents.push(Extent { path: nodes[n].path.clone(), byte_offset: lba * SECTOR, size });
+        lba += sectors(size);
+    }
+    let total_sectors = u32::try_from(lba).map_err(|_| ImageError::TooLarge(format!("{lba} sectors exceed ISO 9660's 2^32")))?;
+
+    // Encode everything before the data.
+    let mut head = vec![0u8; (data_start * SECTOR) as usize];
+    for (order, joliet) in [(&iso_order, false), (&joliet_order, true)] {
+        for &d in order.iter() {
+            let mut ce_next = 0usize;
+            let place = if joliet { layout.joliet_dirs[d] } else { layout.iso_dirs[d] };
+            let specs = layout.records(d, joliet);
+            let mut sus: Vec<SystemUse> = specs.iter().map(system_use).collect();
+            let (offsets, _) = pack(specs.iter().zip(&sus).map(|(s, su)| record_len(s, su)));
+            for ((spec, su), off) in specs.iter().zip(sus.iter_mut()).zip(offsets) {
+                if !su.continuation.is_empty() {
+                    let at = ce_offsets[d].get(ce_next).copied().ok_or_else(|| {
+                        ImageError::Internal("continuation area not planned".into())
+                    })?;
+                    ce_next += 1;
+                    let ce_lba = ce_start[d] + at / SECTOR;
+                    let ce = rockridge::ce(ce_lba as u32, (at % SECTOR) as u32, su.continuation.len() as u32);
+                    let n = su.inline.len();
+                    su.inline[n - rockridge::CE_LEN..].copy_from_slice(&ce);
+                    let pos = (ce_start[d] * SECTOR + at) as usize;
+                    head[pos..pos + su.continuation.len()].copy_from_slice(&su.continuation);
+                }
+                let bytes = encode_record(spec, &su.inline)?;
+                let pos = (place.lba * SECTOR + off) as usize;
+                head[pos..pos + bytes.len()].copy_from_slice(&bytes);
+            }
+        }
+    }
+    let application = format!("ASTO {}", env!("CARGO_PKG_VERSION"));
+    for (joliet, vd_lba, l, m, order, size) in [
+        (false, 16u64, pt[0], pt[1], &iso_order, iso_pt_size),
+        (true, 17u64, pt[2], pt[3], &joliet_order, joliet_pt_size),
+    ] {
+        let number: std::collections::HashMap<usize, u16> =
+            order.iter().enumerate().map(|(i, &d)| (d, (i + 1) as u16)).collect();
+        let idents: Vec<Vec<u8>> = order.iter().map(|&d| ident(d, joliet)).collect();
+        let places = if joliet { &layout.joliet_dirs } else { &layout.iso_dirs };
+        let dirs: Vec<PathTableDir> = order
+            .iter()
+            .zip(&idents)
+            .map(|(&d, id)| PathTableDir {
+                identifier: id,
+                lba: places[d].lba as u32,
+                parent_number: number.get(&nodes[d].parent).copied().unwrap_or(1),
+            })
+            .collect();
+        for (at, big) in [(l, false), (m, true)] {
+            let table = path_table(&dirs, big);
+            let pos = (at * SECTOR) as usize;
+            head[pos..pos + table.len()].copy_from_slice(&table);
+        }
+        let root = RecordSpec {
+            identifier: vec![0],
+            lba: places[0].lba,
+            size: places[0].size,
+            flags: 2,
+            mtime: unit.created,
+            system_use: Vec::new(),
+        };
+        let vd = volume_descriptor(
+            &DescriptorText { volume_id: &unit.volume_id, application: &application },
+            &DescriptorLayout {
+                total_sectors,
+                path_table_size: size as u32,
+                path_table_l: l as u32,
+                path_table_m: m as u32,
+                root_record: encode_record(&root, &[])?,
+                created: unit.created,
+            },
+            joliet,
+        );
+        let pos = (vd_lba * SECTOR) as usize;
+        head[pos..pos + vd.len()].copy_from_slice(&vd);
+    }
+    let t = terminator();
+    head[(18 * SECTOR) as usize..(19 * SECTOR) as usize].copy_from_slice(&t);
+
+    Ok(IsoPlan {
+        total: lba * SECTOR,
+        head,
+        nodes,
+        data,
+        extents,
+        volume_id: unit.volume_id.clone(),
+        request: unit.request.clone(),
+        created: unit.created,
+        files,
+    })
 }
 
 impl IsoPlan {
+    /// Exact image size, a multiple of 2048.
     pub fn total_bytes(&self) -> u64 {
         self.total
     }
 
+    /// Where each file's data lies (including `MANIFEST.json` and `SHA256SUMS`).
     pub fn extents(&self) -> &[Extent] {
         &self.extents
     }
 
-    pub fn write_to<W: Write>(&self, _out: W) -> Result<WriteSummary, ImageError> {
-        Err(ImageError::BadOption("the ISO writer is not built yet".into()))
+    /// Streams the image to `out`: exactly `total_bytes()` bytes, one pass over the sources.
+    pub fn write_to<W: Write>(&self, out: W) -> Result<WriteSummary, ImageError> {
+        let mut sink = ImageSink::new(std::io::BufWriter::with_capacity(COPY_BUFFER, out));
+        let mut buf = vec![0u8; COPY_BUFFER];
+        sink.put(&self.head)?;
+        let mut digests: std::collections::HashMap<usize, [u8; 32]> = std::collections::HashMap::new();
+        let empty: [u8; 32] = {
+            use sha2::Digest;
+            sha2::Sha256::digest(b"").into()
+        };
+        let mut files: Vec<FileDigest> = Vec::new();
+        let mut meta_written = false;
+        for item in &self.data {
+            let node = &self.nodes[item.node];
+            if let NodeKind::Meta { which, size } = &node.kind {
+                if !meta_written {
+                    files = self
+                        .files
+                        .iter()
+                        .map(|(n, f)| FileDigest { sha256: digests.get(n).copied().unwrap_or(empty), ..f.clone() })
+                        .collect();
+                    meta_written = true;
+                }
+                let (manifest, sums) = Manifest::medium_files(&self.volume_id, &self.request, self.created, &files)?;
+                let bytes = match which {
+                    MetaFile::Manifest => manifest,
+                    MetaFile::Sums => sums,
+                };
+                if bytes.len() as u64 != *size {
+                    return Err(ImageError::Internal(format!("{} changed length", node.path)));
+                }
+                sink.pad_to(item.lba * SECTOR)?;
+                sink.put(&bytes)?;
+                continue;
+            }
+            if let NodeKind::File { source, size, sha256 } = &node.kind {
+                sink.pad_to(item.lba * SECTOR)?;
+                let digest = copy_verified(source, *size, *sha256, Some(&mut sink), &mut buf)?;
+                digests.insert(item.node, digest);
+                debug!(path = %node.path, size, "ISO file written");
+            }
+        }
+        if !meta_written {
+            return Err(ImageError::Internal("manifest and checksum list were not planned".into()));
+        }
+        // Empty files have no data item, but are in the list with the empty checksum.
+        sink.pad_to(self.total)?;
+        let image_sha256 = sink.finish(self.total)?;
+        Ok(WriteSummary { bytes: self.total, files, image_sha256 })
     }
 }
