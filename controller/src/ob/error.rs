@@ -36,7 +36,7 @@ pub enum ObError {
 }
 
 /// The PostgreSQL SQLSTATE classes our own guards raise for refused data.
-const REJECTION_STATES: &[&str] = &["23514", "23503", "23505", "42501", "02000", "22023", "P0001"];
+const REJECTION_STATES: &[&str] = &["23514", "23503", "23505", "42501", "P0002", "22023", "P0001"];
 
 impl ObError {
     /// Wrap a database error of `node`; errors raised by the schema's guards become `Rejected`.

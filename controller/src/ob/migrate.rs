@@ -100,7 +100,7 @@ pub fn migrate(node: &mut Node) -> Result<Vec<i32>> {
         let mut tx = node.client.transaction().map_err(|e| ObError::db(&name, "begin", e))?;
         let ctx = |what: &str| format!("migration {} ({what})", m.version);
         // Serialise concurrent `init` runs on the same node.
-        tx.batch_execute("SELECT pg_advisory_xact_lock(4_155_321_001)").map_err(|e| ObError::db(&name, ctx("lock"), e))?;
+        tx.batch_execute("SELECT pg_advisory_xact_lock(4155321001)").map_err(|e| ObError::db(&name, ctx("lock"), e))?;
         let done: bool = tx
             .query_one("SELECT EXISTS (SELECT 1 FROM ob_schema_migration WHERE version = $1)", &[&m.version])
             .map_err(|e| ObError::db(&name, ctx("check"), e))?
