@@ -10,9 +10,11 @@
 //! Real devices implement these seams (SSC/SMC over SG_IO, xorriso); `hw-sim` implements the
 //! same seams in software so CI and the demo exercise the code that runs on real hardware.
 
+pub mod changer;
 pub mod identity;
 pub mod optical;
 pub mod scsi;
+pub mod smc;
 pub mod ssc;
 pub mod tape;
 
