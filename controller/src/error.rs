@@ -17,6 +17,8 @@ pub enum Error {
     StageFull { stage: String, needed: u64, available: u64, reserve: u64 },
     #[error("{path}: {source}")]
     File { path: PathBuf, source: std::io::Error },
+    #[error("agent: {0}")]
+    Agent(#[from] asto_agent::AgentError),
     #[error("{0}")]
     State(String),
 }

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod media;
 pub mod ob;
 pub mod packer;
+pub mod pipeline;
 pub mod requests;
 pub mod size;
 pub mod stage;

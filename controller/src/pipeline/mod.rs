@@ -1,0 +1,767 @@
+//! The action pipeline: prepare → write → verify → (archive) jukebox ingest → cleanup.
+//!
+//! One runner thread owns the catalogue connection and makes every state transition, each in one
+//! transaction that also logs the event; actions that touch files and devices run on worker
+//! threads through the agent and report back over a channel. Preparation of the next units runs
+//! while others are being written, so devices do not wait. Copies of a unit go to distinct
+//! devices of the request's group; each device is reserved in the catalogue while it works.
+//!
+//! A crash can happen anywhere: on start the runner first recovers (interrupted writes go back to
+//! pending and their half-written volumes are scratched or discarded; reservations are released),
+//! and every action is idempotent, so the request completes with nothing lost or duplicated.
+
+pub mod jobs;
+pub mod recovery;
+pub mod rollback;
+pub mod state;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use asto_agent::wire::{PreparedUnit, VerifyJob, VerifyReport, WriteJob, WriteReport};
+use asto_agent::{Agent, AgentError, Blame};
+use rusqlite::{Connection, OptionalExtension, params};
+use tracing::{info, warn};
+
+use crate::catalogue::{self, events};
+use crate::config::{Config, StageKind};
+use crate::error::{Error, Result};
+use crate::stage::Stage;
+use state::{CopyEvent, CopyState, UnitEvent, UnitState, copy_next, unit_next};
+
+/// How often a copy is attempted before the runner stops retrying it and reports it.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Stop the pipeline after a phase (operators may prepare by day and write by night; tests
+/// roll back from every state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Phase {
+    Prepare,
+    Write,
+    Verify,
+    Ingest,
+}
+
+/// Progress reported while the pipeline runs.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// An action started on a copy (or a unit, for prepare): `total` bytes to move.
+    Started { key: String, action: &'static str, unit: String, device: Option<String>, total: u64 },
+    /// Bytes moved so far.
+    Bytes { key: String, done: u64 },
+    /// The action ended.
+    Finished { key: String, ok: bool, message: String },
+}
+
+enum Done {
+    Prepared { unit: i64, result: std::result::Result<PreparedUnit, AgentError> },
+    Written { copy: i64, device: String, result: std::result::Result<WriteReport, AgentError> },
+    Verified { copy: i64, device: String, result: std::result::Result<VerifyReport, AgentError> },
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop after this phase.
+    pub stop_after: Option<Phase>,
+    /// Most units prepared at once.
+    pub max_prepares: usize,
+}
+
+/// What a run achieved and what it left.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunSummary {
+    pub prepared: u64,
+    pub written: u64,
+    pub verified: u64,
+    pub failed: u64,
+    pub requests_done: u64,
+    /// Work that remains and why (no device, too many failures, stopped by --stop-after).
+    pub stalled: Vec<String>,
+}
+
+/// Run the pipeline until no more work can be started.
+pub fn run(conn: &mut Connection, config: &Config, agent: Arc<Agent>, opts: &RunOptions, progress: Option<Sender<Progress>>) -> Result<RunSummary> {
+    sync_devices(conn, config)?;
+    recovery::recover(conn, config)?;
+    let (tx, rx) = channel();
+    let mut runner = Runner {
+        conn,
+        config,
+        agent,
+        opts: opts.clone(),
+        tx,
+        rx,
+        progress,
+        preparing: HashSet::new(),
+        busy_copies: HashSet::new(),
+        busy_devices: HashSet::new(),
+        failed_units: HashSet::new(),
+        summary: RunSummary::default(),
+    };
+    runner.run()?;
+    Ok(runner.summary)
+}
+
+/// Bring the catalogue's devices and groups in line with the configuration.
+pub fn sync_devices(conn: &mut Connection, config: &Config) -> Result<()> {
+    let tx = conn.transaction()?;
+    for d in &config.devices {
+        tx.execute(
+            "INSERT INTO devices (name, kind, backend, serial) VALUES (?1, ?2, 'sim', ?3)
+             ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, backend = excluded.backend, serial = excluded.serial",
+            params![d.name, d.kind.as_str(), d.serial],
+        )?;
+    }
+    tx.execute("DELETE FROM device_group_members", [])?;
+    for g in &config.groups {
+        tx.execute("INSERT OR IGNORE INTO device_groups (name) VALUES (?1)", [&g.name])?;
+        for d in &g.devices {
+            tx.execute("INSERT INTO device_group_members (group_name, device_name) VALUES (?1, ?2)", [&g.name, d])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+struct Runner<'a> {
+    conn: &'a mut Connection,
+    config: &'a Config,
+    agent: Arc<Agent>,
+    opts: RunOptions,
+    tx: Sender<Done>,
+    rx: Receiver<Done>,
+    progress: Option<Sender<Progress>>,
+    preparing: HashSet<i64>,
+    busy_copies: HashSet<i64>,
+    busy_devices: HashSet<String>,
+    /// Units whose preparation failed in this run (not retried until the next run).
+    failed_units: HashSet<i64>,
+    summary: RunSummary,
+}
+
+fn unit_state(s: &str) -> Result<UnitState> {
+    UnitState::parse(s).ok_or_else(|| Error::State(format!("unknown unit state {s}")))
+}
+
+fn copy_state(s: &str) -> Result<CopyState> {
+    CopyState::parse(s).ok_or_else(|| Error::State(format!("unknown copy state {s}")))
+}
+
+fn illegal(e: state::Illegal) -> Error {
+    Error::State(e.to_string())
+}
+
+impl Runner<'_> {
+    fn allows(&self, phase: Phase) -> bool {
+        self.opts.stop_after.is_none_or(|stop| phase <= stop)
+    }
+
+    fn run(&mut self) -> Result<()> {
+        loop {
+            self.advance()?;
+            let started = self.start_prepares()? + self.start_writes()? + self.start_verifies()?;
+            let in_flight = !self.preparing.is_empty() || !self.busy_copies.is_empty();
+            if !in_flight && started == 0 {
+                break;
+            }
+            if in_flight {
+                let done = self.rx.recv().map_err(|_| Error::State("worker channel closed".into()))?;
+                self.apply(done)?;
+            }
+        }
+        self.summary.stalled = self.stalled()?;
+        Ok(())
+    }
+
+    // ----- prepare ---------------------------------------------------------------------------
+
+    fn start_prepares(&mut self) -> Result<usize> {
+        let limit = self.opts.max_prepares.max(1);
+        if self.preparing.len() >= limit {
+            return Ok(0);
+        }
+        // User requests first: a large archive backlog must not starve them.
+        let units: Vec<i64> = self
+            .conn
+            .prepare(
+                "SELECT u.id FROM units u JOIN requests r ON r.id = u.request_id
+                 WHERE u.state = 'queued' ORDER BY (r.kind = 'archive'), u.id",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut started = 0;
+        for unit in units {
+            if self.preparing.len() >= limit {
+                break;
+            }
+            if self.preparing.contains(&unit) || self.failed_units.contains(&unit) {
+                continue;
+            }
+            let spec = jobs::unit_spec(self.conn, self.config, unit)?;
+            events::record(self.conn, "prepare", "start", &events::Subject { unit: Some(unit), ..Default::default() }, &spec.unit)?;
+            info!(unit = %spec.unit, files = spec.files.len(), "prepare");
+            emit(&self.progress, Progress::Started {
+                key: format!("u{unit}"),
+                action: "prepare",
+                unit: spec.unit.clone(),
+                device: None,
+                total: spec.files.iter().map(|f| f.size).sum(),
+            });
+            self.preparing.insert(unit);
+            let (agent, tx) = (self.agent.clone(), self.tx.clone());
+            std::thread::spawn(move || {
+                let result = agent.prepare(&spec);
+                let _ = tx.send(Done::Prepared { unit, result });
+            });
+            started += 1;
+        }
+        Ok(started)
+    }
+
+    fn prepared(&mut self, unit: i64, result: std::result::Result<PreparedUnit, AgentError>) -> Result<()> {
+        self.preparing.remove(&unit);
+        let subject = events::Subject { unit: Some(unit), ..Default::default() };
+        let prepared = match result {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(unit, error = %e, "prepare failed");
+                self.failed_units.insert(unit);
+                self.summary.failed += 1;
+                events::record(self.conn, "prepare", "failed", &subject, &e.to_string())?;
+                emit(&self.progress, Progress::Finished { key: format!("u{unit}"), ok: false, message: e.to_string() });
+                return Ok(());
+            }
+        };
+        let tx = self.conn.transaction()?;
+        let (state, archive): (String, bool) = tx.query_row(
+            "SELECT u.state, r.kind = 'archive' FROM units u JOIN requests r ON r.id = u.request_id WHERE u.id = ?1",
+            [unit],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let from = unit_state(&state)?;
+        match unit_next(from, UnitEvent::Prepared, archive, &[]) {
+            Ok(to) => {
+                let json = serde_json::to_string(&prepared).map_err(|e| Error::State(e.to_string()))?;
+                tx.execute(
+                    "UPDATE units SET state = ?2, prepared = ?3, image_bytes = ?4, updated_at = ?5 WHERE id = ?1",
+                    params![unit, to.as_str(), json, prepared.image_bytes, catalogue::now()],
+                )?;
+                jobs::record_offsets(&tx, unit, &prepared)?;
+                events::record(&tx, "prepare", "done", &subject, &format!("{} bytes", prepared.image_bytes))?;
+                tx.commit()?;
+                self.summary.prepared += 1;
+            }
+            Err(_) => {
+                // Rolled back while being prepared: throw the preparation away.
+                drop(tx);
+                self.agent.discard(&prepared)?;
+            }
+        }
+        emit(&self.progress, Progress::Finished { key: format!("u{unit}"), ok: true, message: format!("{} bytes", prepared.image_bytes) });
+        Ok(())
+    }
+
+    // ----- write -----------------------------------------------------------------------------
+
+    /// Devices of `group` that can take a copy of `unit` now.
+    fn free_devices(&self, group: &str, unit: i64) -> Result<Vec<String>> {
+        let devices: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT d.name FROM device_group_members m JOIN devices d ON d.name = m.device_name
+                 WHERE m.group_name = ?1 AND d.state = 'up' AND d.reserved_by IS NULL
+                   AND d.name NOT IN (SELECT device FROM copies WHERE unit_id = ?2 AND device IS NOT NULL
+                                      AND state IN ('writing', 'written', 'verified'))
+                 ORDER BY d.name",
+            )?
+            .query_map(params![group, unit], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(devices.into_iter().filter(|d| !self.busy_devices.contains(d)).collect())
+    }
+
+    fn start_writes(&mut self) -> Result<usize> {
+        if !self.allows(Phase::Write) {
+            return Ok(0);
+        }
+        let pending: Vec<(i64, i64, String, String)> = self
+            .conn
+            .prepare(
+                "SELECT c.id, c.unit_id, r.device_group, r.media_type FROM copies c
+                 JOIN units u ON u.id = c.unit_id JOIN requests r ON r.id = u.request_id
+                 WHERE c.state = 'pending' AND u.state = 'prepared' AND c.attempts < ?1
+                 ORDER BY (r.kind = 'archive'), c.unit_id, c.copy_no",
+            )?
+            .query_map([MAX_ATTEMPTS], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut started = 0;
+        for (copy, unit, group, media_name) in pending {
+            if self.busy_copies.contains(&copy) {
+                continue;
+            }
+            let Some(device) = self.free_devices(&group, unit)?.into_iter().next() else { continue };
+            let media = self.config.media_type(&media_name)?.clone();
+            // A rewritable volume scratched earlier is reused before a new one is taken.
+            let reuse: Option<String> = if media.rewritable {
+                self.conn
+                    .query_row(
+                        "SELECT barcode FROM volumes WHERE state = 'scratch' AND media_type = ?1 ORDER BY id LIMIT 1",
+                        [&media.name],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+            } else {
+                None
+            };
+            let wanted = asto_agent::wire::MediumRef {
+                barcode: String::new(),
+                media_type: media.name.clone(),
+                capacity: media.capacity,
+                profile: media.profile.clone(),
+            };
+            let barcode = self.agent.provision(&device, &wanted, reuse.as_deref())?;
+            let unit_prepared = jobs::prepared_unit(self.conn, unit)?;
+            let tx = self.conn.transaction()?;
+            let now = catalogue::now();
+            tx.execute(
+                "INSERT INTO volumes (barcode, media_type, state, location, capacity, updated_at) VALUES (?1, ?2, 'writing', ?3, ?4, ?5)
+                 ON CONFLICT (barcode) DO UPDATE SET state = 'writing', location = excluded.location, bytes_used = 0, note = NULL, updated_at = excluded.updated_at",
+                params![barcode, media.name, format!("drive:{device}"), media.capacity, now],
+            )?;
+            let volume: i64 = tx.query_row("SELECT id FROM volumes WHERE barcode = ?1", [&barcode], |r| r.get(0))?;
+            let to = copy_next(CopyState::Pending, CopyEvent::StartWrite, UnitState::Prepared).map_err(illegal)?;
+            tx.execute(
+                "UPDATE copies SET state = ?2, device = ?3, volume_id = ?4, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                params![copy, to.as_str(), device, volume],
+            )?;
+            tx.execute("UPDATE devices SET reserved_by = ?2 WHERE name = ?1", params![device, copy])?;
+            let subject = events::Subject { unit: Some(unit), copy: Some(copy), device: Some(&device), volume: Some(&barcode), ..Default::default() };
+            events::record(&tx, "write", "start", &subject, &unit_prepared.unit)?;
+            tx.commit()?;
+            info!(unit = %unit_prepared.unit, copy, device = %device, volume = %barcode, bytes = unit_prepared.image_bytes, "write started");
+            let medium = jobs::medium(self.conn, self.config, volume)?;
+            emit(&self.progress, Progress::Started {
+                key: format!("c{copy}"),
+                action: "write",
+                unit: unit_prepared.unit.clone(),
+                device: Some(device.clone()),
+                total: unit_prepared.image_bytes,
+            });
+            self.busy_copies.insert(copy);
+            self.busy_devices.insert(device.clone());
+            let job = WriteJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared };
+            let (agent, tx, progress) = (self.agent.clone(), self.tx.clone(), self.progress.clone());
+            std::thread::spawn(move || {
+                let key = format!("c{copy}");
+                let mut report = |done| {
+                    if let Some(p) = &progress {
+                        let _ = p.send(Progress::Bytes { key: key.clone(), done });
+                    }
+                };
+                let result = agent.write(&job, &mut report);
+                let _ = tx.send(Done::Written { copy, device, result });
+            });
+            started += 1;
+        }
+        Ok(started)
+    }
+
+    fn written(&mut self, copy: i64, device: String, result: std::result::Result<WriteReport, AgentError>) -> Result<()> {
+        self.busy_copies.remove(&copy);
+        self.busy_devices.remove(&device);
+        let tx = self.conn.transaction()?;
+        let (state, unit, unit_st, volume, barcode, media_name): (String, i64, String, i64, String, String) = tx.query_row(
+            "SELECT c.state, c.unit_id, u.state, c.volume_id, v.barcode, v.media_type FROM copies c
+             JOIN units u ON u.id = c.unit_id JOIN volumes v ON v.id = c.volume_id WHERE c.id = ?1",
+            [copy],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )?;
+        tx.execute("UPDATE devices SET reserved_by = NULL WHERE name = ?1 AND reserved_by = ?2", params![device, copy])?;
+        let subject = events::Subject { unit: Some(unit), copy: Some(copy), device: Some(&device), volume: Some(&barcode), ..Default::default() };
+        let (from, unit_st) = (copy_state(&state)?, unit_state(&unit_st)?);
+        let rewritable = self.config.media_type(&media_name).map(|m| m.rewritable).unwrap_or(false);
+        match result {
+            Ok(report) => match copy_next(from, CopyEvent::Written, unit_st) {
+                Ok(to) => {
+                    tx.execute(
+                        "UPDATE copies SET state = ?2, tape_file = ?3, start_block = ?4, image_sha256 = ?5, written_at = ?6 WHERE id = ?1",
+                        params![copy, to.as_str(), report.tape_file, report.start_block, report.image_sha256, catalogue::now()],
+                    )?;
+                    tx.execute(
+                        "UPDATE volumes SET state = 'full', bytes_used = ?2, updated_at = ?3 WHERE id = ?1",
+                        params![volume, report.image_bytes, catalogue::now()],
+                    )?;
+                    events::record(&tx, "write", "done", &subject, &format!("{} bytes, sha256 {}", report.image_bytes, report.image_sha256))?;
+                    self.summary.written += 1;
+                    emit(&self.progress, Progress::Finished { key: format!("c{copy}"), ok: true, message: format!("written to {barcode}") });
+                }
+                Err(_) => {
+                    // The request was rolled back while this copy was being written.
+                    release_volume(&tx, volume, rewritable, "written after its request was rolled back")?;
+                    events::record(&tx, "write", "info", &subject, "result discarded: request rolled back")?;
+                    emit(&self.progress, Progress::Finished { key: format!("c{copy}"), ok: false, message: "rolled back".into() });
+                }
+            },
+            Err(e) => {
+                self.summary.failed += 1;
+                warn!(copy, device = %device, volume = %barcode, error = %e, "write failed");
+                fail_copy(&tx, copy, from, unit_st, volume, &device, rewritable, &e)?;
+                events::record(&tx, "write", "failed", &subject, &e.to_string())?;
+                emit(&self.progress, Progress::Finished { key: format!("c{copy}"), ok: false, message: e.to_string() });
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    // ----- verify ----------------------------------------------------------------------------
+
+    fn start_verifies(&mut self) -> Result<usize> {
+        if !self.allows(Phase::Verify) {
+            return Ok(0);
+        }
+        let written: Vec<(i64, i64, String, Option<String>, i64, Option<u64>)> = self
+            .conn
+            .prepare(
+                "SELECT c.id, c.unit_id, r.device_group, c.device, c.volume_id, c.start_block FROM copies c
+                 JOIN units u ON u.id = c.unit_id JOIN requests r ON r.id = u.request_id
+                 WHERE c.state = 'written' ORDER BY c.id",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut started = 0;
+        for (copy, unit, group, wrote_on, volume, start_block) in written {
+            if self.busy_copies.contains(&copy) {
+                continue;
+            }
+            // Verify in the drive that wrote it (the volume is still there), or any free peer.
+            let free: Vec<String> = self
+                .conn
+                .prepare(
+                    "SELECT d.name FROM device_group_members m JOIN devices d ON d.name = m.device_name
+                     WHERE m.group_name = ?1 AND d.state = 'up' AND d.reserved_by IS NULL ORDER BY d.name",
+                )?
+                .query_map([&group], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?
+                .into_iter()
+                .filter(|d| !self.busy_devices.contains(d))
+                .collect();
+            let device = match wrote_on.filter(|d| free.contains(d)) {
+                Some(d) => d,
+                None => match free.into_iter().next() {
+                    Some(d) => d,
+                    None => continue,
+                },
+            };
+            let unit_prepared = jobs::prepared_unit(self.conn, unit)?;
+            let medium = jobs::medium(self.conn, self.config, volume)?;
+            let tx = self.conn.transaction()?;
+            tx.execute("UPDATE devices SET reserved_by = ?2 WHERE name = ?1", params![device, copy])?;
+            let subject = events::Subject { unit: Some(unit), copy: Some(copy), device: Some(&device), volume: Some(&medium.barcode), ..Default::default() };
+            events::record(&tx, "verify", "start", &subject, &unit_prepared.unit)?;
+            tx.commit()?;
+            info!(unit = %unit_prepared.unit, copy, device = %device, volume = %medium.barcode, "verify started");
+            emit(&self.progress, Progress::Started {
+                key: format!("v{copy}"),
+                action: "verify",
+                unit: unit_prepared.unit.clone(),
+                device: Some(device.clone()),
+                total: unit_prepared.image_bytes,
+            });
+            self.busy_copies.insert(copy);
+            self.busy_devices.insert(device.clone());
+            let job = VerifyJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared, start_block };
+            let (agent, tx, progress) = (self.agent.clone(), self.tx.clone(), self.progress.clone());
+            std::thread::spawn(move || {
+                let key = format!("v{copy}");
+                let mut report = |done| {
+                    if let Some(p) = &progress {
+                        let _ = p.send(Progress::Bytes { key: key.clone(), done });
+                    }
+                };
+                let result = agent.verify(&job, &mut report);
+                // The volume leaves the drive: to the jukebox (archive) or to the user.
+                let result = result.and_then(|r| agent.unload(&job.device).map(|()| r));
+                let _ = tx.send(Done::Verified { copy, device, result });
+            });
+            started += 1;
+        }
+        Ok(started)
+    }
+
+    fn verified(&mut self, copy: i64, device: String, result: std::result::Result<VerifyReport, AgentError>) -> Result<()> {
+        self.busy_copies.remove(&copy);
+        self.busy_devices.remove(&device);
+        let tx = self.conn.transaction()?;
+        let (state, unit, unit_st, volume, barcode, media_name): (String, i64, String, i64, String, String) = tx.query_row(
+            "SELECT c.state, c.unit_id, u.state, c.volume_id, v.barcode, v.media_type FROM copies c
+             JOIN units u ON u.id = c.unit_id JOIN volumes v ON v.id = c.volume_id WHERE c.id = ?1",
+            [copy],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )?;
+        tx.execute("UPDATE devices SET reserved_by = NULL WHERE name = ?1 AND reserved_by = ?2", params![device, copy])?;
+        let subject = events::Subject { unit: Some(unit), copy: Some(copy), device: Some(&device), volume: Some(&barcode), ..Default::default() };
+        let (from, unit_st) = (copy_state(&state)?, unit_state(&unit_st)?);
+        match result {
+            Ok(report) => {
+                if let Ok(to) = copy_next(from, CopyEvent::Verified, unit_st) {
+                    tx.execute("UPDATE copies SET state = ?2, verified_at = ?3 WHERE id = ?1", params![copy, to.as_str(), catalogue::now()])?;
+                    tx.execute("UPDATE volumes SET location = 'shelf', updated_at = ?2 WHERE id = ?1", params![volume, catalogue::now()])?;
+                    events::record(&tx, "verify", "done", &subject, &format!("{} files, {} bytes read back", report.files_checked, report.bytes_read))?;
+                    self.summary.verified += 1;
+                }
+                emit(&self.progress, Progress::Finished { key: format!("v{copy}"), ok: true, message: format!("{} files match", report.files_checked) });
+            }
+            Err(e) => {
+                self.summary.failed += 1;
+                warn!(copy, device = %device, volume = %barcode, error = %e, "verify failed");
+                let rewritable = self.config.media_type(&media_name).map(|m| m.rewritable).unwrap_or(false);
+                if e.blame() == Blame::Device {
+                    // The drive failed, not necessarily the medium: verify again on a peer.
+                    tx.execute("UPDATE devices SET state = 'down', note = ?2 WHERE name = ?1", params![device, e.to_string()])?;
+                } else {
+                    fail_copy(&tx, copy, from, unit_st, volume, &device, rewritable, &e)?;
+                }
+                events::record(&tx, "verify", "failed", &subject, &e.to_string())?;
+                emit(&self.progress, Progress::Finished { key: format!("v{copy}"), ok: false, message: e.to_string() });
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    // ----- unit and request progress -----------------------------------------------------------
+
+    /// Units whose copies are all verified become verified; archive units go into the jukebox;
+    /// requests whose units are all done are cleaned up.
+    fn advance(&mut self) -> Result<()> {
+        let units: Vec<(i64, String, bool, i64)> = self
+            .conn
+            .prepare(
+                "SELECT u.id, u.state, r.kind = 'archive', u.request_id FROM units u JOIN requests r ON r.id = u.request_id
+                 WHERE u.state IN ('prepared', 'verified')",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        for (unit, st, archive, request) in units {
+            let copies: Vec<CopyState> = self
+                .conn
+                .prepare("SELECT state FROM copies WHERE unit_id = ?1")?
+                .query_map([unit], |r| r.get::<_, String>(0))?
+                .map(|s| s.map_err(Error::from).and_then(|s| copy_state(&s)))
+                .collect::<Result<_>>()?;
+            let mut st = unit_state(&st)?;
+            if st == UnitState::Prepared {
+                let Ok(to) = unit_next(st, UnitEvent::AllCopiesVerified, archive, &copies) else { continue };
+                let tx = self.conn.transaction()?;
+                tx.execute("UPDATE units SET state = ?2, updated_at = ?3 WHERE id = ?1", params![unit, to.as_str(), catalogue::now()])?;
+                if !archive {
+                    // User media go out to the requester through the import/export slot.
+                    tx.execute(
+                        "UPDATE volumes SET location = 'export', updated_at = ?2 WHERE id IN (SELECT volume_id FROM copies WHERE unit_id = ?1)",
+                        params![unit, catalogue::now()],
+                    )?;
+                }
+                events::record(&tx, "verify", "done", &events::Subject { request: Some(request), unit: Some(unit), ..Default::default() }, "all copies verified")?;
+                tx.commit()?;
+                st = to;
+            }
+            if st == UnitState::Verified && archive && self.allows(Phase::Ingest) {
+                self.jukebox_ingest(unit, request)?;
+            }
+        }
+        if self.opts.stop_after.is_none() {
+            self.cleanup_requests()?;
+        }
+        Ok(())
+    }
+
+    /// Put a verified archive unit's volumes into the jukebox's free slots.
+    fn jukebox_ingest(&mut self, unit: i64, request: i64) -> Result<()> {
+        let Some(sim) = &self.config.sim else { return Ok(()) };
+        let tx = self.conn.transaction()?;
+        let volumes: Vec<(i64, String)> = tx
+            .prepare("SELECT v.id, v.barcode FROM copies c JOIN volumes v ON v.id = c.volume_id WHERE c.unit_id = ?1 ORDER BY c.copy_no")?
+            .query_map([unit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let prefix = format!("jukebox:{}:", sim.jukebox);
+        let used: Vec<String> = tx
+            .prepare("SELECT location FROM volumes WHERE location LIKE ?1 || '%'")?
+            .query_map([&prefix], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let taken: HashSet<u32> = used.iter().filter_map(|l| l.strip_prefix(&prefix)?.parse().ok()).collect();
+        let mut free = (1..=sim.jukebox_slots).filter(|s| !taken.contains(s));
+        for (volume, barcode) in &volumes {
+            let Some(slot) = free.next() else {
+                warn!(unit, jukebox = %sim.jukebox, "jukebox full: archive volumes stay on the shelf");
+                return Ok(());
+            };
+            tx.execute(
+                "UPDATE volumes SET location = ?2, updated_at = ?3 WHERE id = ?1",
+                params![volume, format!("{prefix}{slot}"), catalogue::now()],
+            )?;
+            events::record(
+                &tx,
+                "jukebox_ingest",
+                "done",
+                &events::Subject { request: Some(request), unit: Some(unit), volume: Some(barcode), ..Default::default() },
+                &format!("{} slot {slot}", sim.jukebox),
+            )?;
+        }
+        let to = unit_next(UnitState::Verified, UnitEvent::JukeboxIngested, true, &[]).map_err(illegal)?;
+        tx.execute("UPDATE units SET state = ?2, updated_at = ?3 WHERE id = ?1", params![unit, to.as_str(), catalogue::now()])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Requests whose units are all through: remove prepared work, and the files from their
+    /// stage (they are now on verified media), and mark the request done.
+    fn cleanup_requests(&mut self) -> Result<()> {
+        let requests: Vec<(i64, bool)> = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.kind = 'archive' FROM requests r WHERE r.state = 'queued'
+                 AND NOT EXISTS (SELECT 1 FROM units u WHERE u.request_id = r.id
+                                 AND u.state NOT IN (CASE WHEN r.kind = 'archive' THEN 'ingested' ELSE 'verified' END))
+                 AND EXISTS (SELECT 1 FROM units u WHERE u.request_id = r.id)",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (request, archive) in requests {
+            let units: Vec<i64> = self.conn.prepare("SELECT id FROM units WHERE request_id = ?1")?.query_map([request], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let prepared: Vec<PreparedUnit> = units.iter().map(|&u| jobs::prepared_unit(self.conn, u)).collect::<Result<_>>()?;
+            let tx = self.conn.transaction()?;
+            for &u in &units {
+                let st: String = tx.query_row("SELECT state FROM units WHERE id = ?1", [u], |r| r.get(0))?;
+                let to = unit_next(unit_state(&st)?, UnitEvent::CleanedUp, archive, &[]).map_err(illegal)?;
+                tx.execute("UPDATE units SET state = ?2, updated_at = ?3 WHERE id = ?1", params![u, to.as_str(), catalogue::now()])?;
+            }
+            // Files leave the stage unless another live request still needs them.
+            let leaving: Vec<(i64, String, String)> = tx
+                .prepare(
+                    "SELECT f.id, f.stage, f.path FROM request_files rf JOIN files f ON f.id = rf.file_id
+                     WHERE rf.request_id = ?1 AND f.state = 'staged'
+                       AND NOT EXISTS (SELECT 1 FROM request_files o JOIN requests r ON r.id = o.request_id
+                                       WHERE o.file_id = f.id AND o.request_id <> ?1 AND r.state IN ('open', 'queued'))",
+                )?
+                .query_map([request], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            let new_state = if archive { "archived" } else { "delivered" };
+            for (id, _, _) in &leaving {
+                tx.execute("UPDATE files SET state = ?2 WHERE id = ?1", params![id, new_state])?;
+            }
+            tx.execute("UPDATE requests SET state = 'done', updated_at = ?2 WHERE id = ?1", params![request, catalogue::now()])?;
+            events::record(&tx, "cleanup", "done", &events::Subject { request: Some(request), ..Default::default() }, &format!("{} files left their stage", leaving.len()))?;
+            tx.commit()?;
+            // After the commit: the catalogue says the files are on media; now free the disk.
+            for p in &prepared {
+                if let Err(e) = self.agent.discard(p) {
+                    warn!(unit = %p.unit, error = %e, "could not remove the prepared unit");
+                }
+            }
+            for (_, stage, path) in leaving {
+                let Some(kind) = StageKind::parse(&stage) else { continue };
+                let file = Stage::new(self.config, kind).path(&path)?;
+                if let Err(e) = std::fs::remove_file(&file) {
+                    warn!(file = %file.display(), error = %e, "could not remove a cleaned-up file from its stage");
+                }
+            }
+            info!(request, "request done");
+            self.summary.requests_done += 1;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, done: Done) -> Result<()> {
+        match done {
+            Done::Prepared { unit, result } => self.prepared(unit, result),
+            Done::Written { copy, device, result } => self.written(copy, device, result),
+            Done::Verified { copy, device, result } => self.verified(copy, device, result),
+        }
+    }
+
+    /// Why work that remains was not done.
+    fn stalled(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let rows: Vec<(String, String, u32, Option<String>, String)> = self
+            .conn
+            .prepare(
+                "SELECT u.name, c.state, c.attempts, c.last_error, r.device_group FROM copies c
+                 JOIN units u ON u.id = c.unit_id JOIN requests r ON r.id = u.request_id
+                 WHERE c.state IN ('pending', 'written') AND u.state NOT IN ('rolled_back', 'cleaned')
+                 ORDER BY u.name, c.copy_no",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (unit, state, attempts, error, group) in rows {
+            let reason = if attempts >= MAX_ATTEMPTS {
+                format!("failed {attempts} times, last: {}", error.unwrap_or_default())
+            } else if let Some(stop) = self.opts.stop_after {
+                format!("stopped after {stop:?} ({state})")
+            } else {
+                format!("no usable device in group '{group}' ({state})")
+            };
+            by_reason.entry(reason).or_default().push(unit);
+        }
+        let failed_prep: Vec<String> = self.failed_units.iter().map(|u| format!("unit {u}")).collect();
+        if !failed_prep.is_empty() {
+            by_reason.insert("preparation failed".into(), failed_prep);
+        }
+        for (reason, mut units) in by_reason {
+            units.dedup();
+            out.push(format!("{}: {reason}", units.join(", ")));
+        }
+        Ok(out)
+    }
+}
+
+/// A write or verification failed: blame the medium or the device, and send the copy back
+/// to be written again (on another volume; on another device if this one is at fault).
+#[allow(clippy::too_many_arguments)]
+fn fail_copy(
+    tx: &Connection,
+    copy: i64,
+    from: CopyState,
+    unit_st: UnitState,
+    volume: i64,
+    device: &str,
+    rewritable: bool,
+    e: &AgentError,
+) -> Result<()> {
+    match e.blame() {
+        Blame::Medium => {
+            tx.execute(
+                "UPDATE volumes SET state = 'bad', location = 'shelf', note = ?2, updated_at = ?3 WHERE id = ?1",
+                params![volume, e.to_string(), catalogue::now()],
+            )?;
+        }
+        Blame::Device => {
+            tx.execute("UPDATE devices SET state = 'down', note = ?2 WHERE name = ?1", params![device, e.to_string()])?;
+            release_volume(tx, volume, rewritable, "write interrupted by a device fault")?;
+        }
+        Blame::Other => release_volume(tx, volume, rewritable, "write failed")?,
+    }
+    if let Ok(to) = copy_next(from, CopyEvent::Failed, unit_st) {
+        tx.execute("UPDATE copies SET state = ?2, last_error = ?3 WHERE id = ?1", params![copy, to.as_str(), e.to_string()])?;
+    }
+    Ok(())
+}
+
+fn emit(progress: &Option<Sender<Progress>>, p: Progress) {
+    if let Some(tx) = progress {
+        let _ = tx.send(p);
+    }
+}
+
+/// A volume whose write did not complete: rewritable media go back to scratch, write-once media
+/// are discarded (a partly burned disc cannot be used again).
+pub fn release_volume(conn: &Connection, volume: i64, rewritable: bool, why: &str) -> Result<()> {
+    let state = if rewritable { "scratch" } else { "discarded" };
+    conn.execute(
+        "UPDATE volumes SET state = ?2, location = 'shelf', bytes_used = 0, note = ?3, updated_at = ?4 WHERE id = ?1",
+        params![volume, state, why, catalogue::now()],
+    )?;
+    Ok(())
+}
