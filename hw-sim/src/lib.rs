@@ -7,4 +7,5 @@ pub mod file_burner;
 pub mod file_tape;
 pub mod rate;
 pub mod shelf;
+pub mod scsi_library;
 pub mod scsi_tape;

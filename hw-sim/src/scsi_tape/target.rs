@@ -146,6 +146,11 @@ impl SimTapeDrive {
         s.cartridge.as_ref().map(|c| (c.meta().barcode.clone(), s.threaded))
     }
 
+    /// Unit serial number of the drive.
+    pub fn serial(&self) -> String {
+        self.lock().config.serial.clone()
+    }
+
     /// Current logical object number (for persisting the drive state).
     pub fn object_position(&self) -> usize {
         self.lock().pos

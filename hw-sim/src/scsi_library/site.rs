@@ -1,0 +1,226 @@
+//! A simulated site on disk: one library with its drives and cartridges in a directory, so that
+//! separate processes (each `asto` invocation, a test, the `asto-hwsim` server) see the same
+//! library, like mhvtl's `PERSIST: True`.
+//!
+//! Layout of the directory:
+//! - `site.json` — configuration ([`SiteConfig`]; optional, defaults to an LTO-9 library),
+//! - `library_contents` — mhvtl-style contents (see [`super::contents`]), rewritten on save,
+//! - `state.json` — drive positions and threading, and where each loaded cartridge came from,
+//! - `faults.json` — optional armed faults (`{"library": {…}, "drives": [{…}]}`),
+//! - `media/<barcode>/` — one file-backed cartridge per barcode, created blank on first load,
+//! - `lock` — held (flock) while a process has the site open, so processes take turns.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use super::contents::{ContentsError, LibraryContents};
+use super::faults::LibraryFaults;
+use super::target::{LibraryLayout, LibrarySpec, SimLibrary};
+use crate::scsi_tape::cartridge::CartridgeError;
+use crate::scsi_tape::{Cartridge, CartridgeMeta, SimTapeDrive, TapeDriveConfig, TapeFaults};
+
+/// Configuration of a simulated site.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteConfig {
+    pub library_serial: String,
+    pub layout: LibraryLayout,
+    /// Template for the drives; drive N gets serial `<serial>N`.
+    pub drive: TapeDriveConfig,
+    /// Capacity of cartridges created on first load, bytes.
+    pub cartridge_capacity: u64,
+    /// Early-warning zone of those cartridges, bytes.
+    pub early_warning_zone: u64,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            library_serial: "SIMLIB0001".into(),
+            layout: LibraryLayout::default(),
+            drive: TapeDriveConfig::default(),
+            cartridge_capacity: 18_000_000_000_000,
+            early_warning_zone: 2 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct DriveState {
+    threaded: bool,
+    position: usize,
+    source: Option<u16>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct SiteState {
+    drives: Vec<DriveState>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SiteFaults {
+    library: LibraryFaults,
+    drives: Vec<TapeFaults>,
+}
+
+/// Why a site could not be created, opened or saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {detail}")]
+    Json { path: PathBuf, detail: String },
+    #[error("{path}: {source}")]
+    Contents { path: PathBuf, source: ContentsError },
+    #[error(transparent)]
+    Cartridge(#[from] CartridgeError),
+    #[error("{0} is not a simulated site (no library_contents)")]
+    NotASite(PathBuf),
+    #[error("{0} already holds a simulated site")]
+    Exists(PathBuf),
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> SiteError + '_ {
+    move |source| SiteError::Io { path: path.to_path_buf(), source }
+}
+
+fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<T, SiteError> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| SiteError::Json { path: path.into(), detail: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(SiteError::Io { path: path.into(), source: e }),
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SiteError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// An open simulated site (holds the site lock until dropped).
+pub struct SimSite {
+    dir: PathBuf,
+    library: SimLibrary,
+    drives: Vec<SimTapeDrive>,
+    _lock: Flock<File>,
+}
+
+impl std::fmt::Debug for SimSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimSite").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl SimSite {
+    /// Create a site in `dir` with `contents`.
+    pub fn create(dir: &Path, config: &SiteConfig, contents: &LibraryContents) -> Result<(), SiteError> {
+        if dir.join("library_contents").exists() {
+            return Err(SiteError::Exists(dir.to_path_buf()));
+        }
+        std::fs::create_dir_all(dir.join("media")).map_err(io(dir))?;
+        let json = serde_json::to_vec_pretty(config).map_err(|e| SiteError::Json { path: dir.join("site.json"), detail: e.to_string() })?;
+        write_atomic(&dir.join("site.json"), &json)?;
+        write_atomic(&dir.join("library_contents"), contents.render().as_bytes())
+    }
+
+    /// Open the site in `dir`, waiting for other processes to close it.
+    pub fn open(dir: &Path) -> Result<SimSite, SiteError> {
+        let contents_path = dir.join("library_contents");
+        if !contents_path.exists() {
+            return Err(SiteError::NotASite(dir.to_path_buf()));
+        }
+        let lock_path = dir.join("lock");
+        let lock_file = File::create(&lock_path).map_err(io(&lock_path))?;
+        let lock = Flock::lock(lock_file, FlockArg::LockExclusive)
+            .map_err(|(_, errno)| SiteError::Io { path: lock_path.clone(), source: std::io::Error::from(errno) })?;
+        let config: SiteConfig = read_json(&dir.join("site.json"))?;
+        let text = std::fs::read_to_string(&contents_path).map_err(io(&contents_path))?;
+        let contents = LibraryContents::parse(&text).map_err(|source| SiteError::Contents { path: contents_path.clone(), source })?;
+        let state: SiteState = read_json(&dir.join("state.json"))?;
+        let faults: SiteFaults = read_json(&dir.join("faults.json"))?;
+        let media = dir.join("media");
+        let new_cartridge = CartridgeMeta { early_warning_zone: config.early_warning_zone, ..CartridgeMeta::new("", config.cartridge_capacity) };
+        let mut drives = Vec::new();
+        for (i, loaded) in contents.drives.iter().enumerate() {
+            // DVCID carries a 10-character serial: 8 of the template and a 2-digit index.
+            let drive_config = TapeDriveConfig { serial: format!("{:.8}{i:02}", config.drive.serial), ..config.drive.clone() };
+            let drive = SimTapeDrive::new(&format!("drive{i}"), drive_config);
+            let st = state.drives.get(i);
+            if let Some(barcode) = loaded {
+                let cdir = media.join(barcode);
+                let cart = if cdir.join("meta.json").exists() {
+                    Cartridge::open(&cdir)?
+                } else {
+                    Cartridge::create(&cdir, CartridgeMeta { barcode: barcode.clone(), ..new_cartridge.clone() })?
+                };
+                // The drive is known to hold it (insert cannot fail on an empty drive).
+                let _ = drive.insert(cart);
+                drive.restore_position(st.map_or(0, |s| s.position), st.is_none_or(|s| s.threaded));
+            }
+            if let Some(f) = faults.drives.get(i) {
+                drive.set_faults(f.clone());
+            }
+            drives.push(drive);
+        }
+        let spec = LibrarySpec {
+            serial: config.library_serial.clone(),
+            layout: config.layout,
+            media_dir: media,
+            new_cartridge,
+            slots: contents.slots.clone(),
+            import_export: contents.import_export.clone(),
+        };
+        let library = SimLibrary::new("library", spec, drives.clone());
+        for (i, s) in state.drives.iter().enumerate() {
+            library.restore_drive_source(i, s.source);
+        }
+        library.set_faults(faults.library);
+        Ok(SimSite { dir: dir.to_path_buf(), library, drives, _lock: lock })
+    }
+
+    /// The library (an SMC target).
+    pub fn library(&self) -> SimLibrary {
+        self.library.clone()
+    }
+
+    /// Drive `n` (an SSC target).
+    pub fn drive(&self, n: usize) -> Option<SimTapeDrive> {
+        self.drives.get(n).cloned()
+    }
+
+    /// Number of drives.
+    pub fn drive_count(&self) -> usize {
+        self.drives.len()
+    }
+
+    /// Directory of the site.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Persist contents, drive state and cartridge indexes.
+    pub fn save(&self) -> Result<(), SiteError> {
+        let snap = self.library.snapshot();
+        let sources = snap.drive_sources;
+        let contents = LibraryContents { drives: snap.drives, pickers: 1, import_export: snap.import_export, slots: snap.slots };
+        let mut state = SiteState::default();
+        for (i, d) in self.drives.iter().enumerate() {
+            d.sync()?;
+            state.drives.push(DriveState {
+                threaded: d.contents().is_some_and(|(_, t)| t),
+                position: d.object_position(),
+                source: sources.get(i).copied().flatten(),
+            });
+        }
+        let json = serde_json::to_vec_pretty(&state).map_err(|e| SiteError::Json { path: self.dir.join("state.json"), detail: e.to_string() })?;
+        write_atomic(&self.dir.join("state.json"), &json)?;
+        write_atomic(&self.dir.join("library_contents"), contents.render().as_bytes())
+    }
+}
