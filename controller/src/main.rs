@@ -17,6 +17,23 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the whole pipeline on simulated devices with generated data (no setup needed).
+    Demo(cli::demo::Args),
+    /// Create a workspace on simulated devices.
+    Init(cli::init::Args),
+    /// Put files into a data stage and the catalogue.
+    Ingest(cli::ingest::Args),
+    /// Submit, flush, inspect and roll back requests.
+    #[command(subcommand)]
+    Request(cli::request::Command),
+    /// Run the action pipeline (prepare, write, verify, jukebox ingest, cleanup) until idle.
+    Run(cli::run::Args),
+    /// Units: one volume's worth of a request.
+    #[command(subcommand)]
+    Units(cli::units::UnitsCommand),
+    /// Volumes: media, their state and location.
+    #[command(subcommand)]
+    Volumes(cli::units::VolumesCommand),
     /// Build and verify media images (ISO 9660, pax tar).
     #[command(subcommand)]
     Image(cli::image::Command),
@@ -34,9 +51,23 @@ enum Command {
     Ob(cli::ob::Command),
 }
 
+/// Logs go to stderr; `ASTO_LOG` sets the filter (e.g. `debug`, `asto_controller=trace`).
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ASTO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(if matches!(cli.command, Command::Run(_)) { "info" } else { "warn" });
     let result = match cli.command {
+        Command::Demo(a) => cli::demo::run(a, cli.json),
+        Command::Init(a) => cli::init::run(a, cli.json),
+        Command::Ingest(a) => cli::ingest::run(a, cli.json),
+        Command::Request(c) => cli::request::run(c, cli.json),
+        Command::Run(a) => cli::run::run(a, cli.json),
+        Command::Units(c) => cli::units::run_units(c, cli.json),
+        Command::Volumes(c) => cli::units::run_volumes(c, cli.json),
         Command::Image(c) => cli::image::run(c, cli.json),
         Command::Tape(c) => cli::tape::run(c, cli.json),
         Command::Changer(c) => cli::changer::run(c, cli.json),

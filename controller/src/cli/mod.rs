@@ -2,7 +2,15 @@
 //! operator CLI. Each subcommand family lives in its own file.
 
 pub mod changer;
+pub mod context;
+pub mod demo;
 pub mod image;
+pub mod ingest;
+pub mod init;
 pub mod ob;
+pub mod output;
+pub mod request;
+pub mod run;
 pub mod scsi;
 pub mod tape;
+pub mod units;
