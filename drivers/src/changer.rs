@@ -75,7 +75,7 @@ pub enum ChangerError {
     DestinationFull(String),
     #[error("no such element: {0}")]
     NoSuchElement(String),
-    #[error("drive {0} still has the tape threaded; unload the drive first")]
+    #[error("{0} still has the tape threaded; unload the drive first")]
     DriveNotUnloaded(String),
     #[error("changer is not ready ({0})")]
     NotReady(String),
