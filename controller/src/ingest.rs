@@ -198,7 +198,6 @@ pub fn ingest(conn: &mut Connection, config: &Config, sources: &[PathBuf], opts:
         prefix.push_str(p);
     }
     let stage = Stage::new(config, opts.stage);
-    stage.ensure()?;
     let planned = expand(sources, &prefix)?;
     if planned.is_empty() {
         return Err(Error::input("nothing to ingest: the directories named hold no files"));
@@ -246,6 +245,7 @@ pub fn ingest(conn: &mut Connection, config: &Config, sources: &[PathBuf], opts:
     stage.check_room(incoming, used)?;
 
     // Place every file under a temporary name, hashing on the way.
+    stage.ensure()?;
     let mut staging = Staging { temps: Vec::new(), finals: Vec::new(), committed: false };
     let mut digests = Vec::new();
     let mut linked = Vec::new();

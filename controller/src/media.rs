@@ -89,7 +89,9 @@ pub fn builtin() -> Vec<MediaType> {
 /// early-warning zone.
 pub fn usable_capacity(media: &MediaType) -> u64 {
     let reserve = match media.kind {
-        MediaKind::Optical => 2 << 20,
+        // System area, descriptors, path tables, root directories: well under 512 KiB; the
+        // per-file costs are counted by `file_footprint`.
+        MediaKind::Optical => 512 << 10,
         // Early warning sits a few MiB before the physical end; keep well clear of it.
         MediaKind::Tape => (media.capacity / 100).max(16 << 20),
     };

@@ -30,7 +30,7 @@ pub struct PackItem {
 /// Why packing failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PackError {
-    #[error("file '{path}' needs {needed} bytes on the medium but a volume holds only {capacity}")]
+    #[error("file '{path}' is larger than a volume: it needs {needed} bytes on the medium, a volume holds {capacity}")]
     FileTooLarge { path: String, needed: u64, capacity: u64 },
 }
 

@@ -95,9 +95,11 @@ impl<'a> Stage<'a> {
     }
 }
 
-/// Free bytes for unprivileged users on the filesystem holding `path`.
+/// Free bytes for unprivileged users on the filesystem holding `path` (or, if it does not
+/// exist yet, its nearest existing ancestor).
 pub fn free_bytes(path: &Path) -> Result<u64> {
-    let st = nix::sys::statvfs::statvfs(path).map_err(|e| Error::file(path, e.into()))?;
+    let existing = path.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
+    let st = nix::sys::statvfs::statvfs(existing).map_err(|e| Error::file(existing, e.into()))?;
     Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
 }
 

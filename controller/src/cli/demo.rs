@@ -104,15 +104,21 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let config_path = workspace::create(&dir, &ws)?;
     let cfg = ConfigArg { config: config_path.clone() };
     let (config, mut conn) = cfg.open()?;
-    println!("workspace: {}", dir.display());
+    let say = |line: String| {
+        if !json {
+            println!("{line}");
+        }
+    };
+    say(format!("workspace: {}", dir.display()));
 
     let sample = dir.join("sample-data");
     let (bytes, nights) = generate(&sample, total, args.files).context("generating sample data")?;
-    println!("sample data: {} files, {} in {}", args.files, human(bytes), sample.display());
+    say(format!("sample data: {} files, {} in {}", args.files, human(bytes), sample.display()));
 
     // Ingest: everything into the archive stage (class raw); the first nights also into the
     // user stage, for an astronomer who wants them on discs.
-    let spinner = ProgressBar::new_spinner().with_message("ingesting (copy or hard link, SHA-256 + CRC32 in one pass)");
+    let spinner = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    let spinner = spinner.with_message("ingesting (copy or hard link, SHA-256 + CRC32 in one pass)");
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&sample)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     entries.sort();
@@ -142,10 +148,10 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         },
     )?;
     for s in requests::status(&conn, None)? {
-        println!("request {} ({}): {} files, {} → {} units of {} × {} copies", s.id, s.kind, s.files, human(s.bytes), s.units, s.media_type, s.copies);
+        say(format!("request {} ({}): {} files, {} → {} units of {} × {} copies", s.id, s.kind, s.files, human(s.bytes), s.units, s.media_type, s.copies));
     }
 
-    let summary = run_pipeline(conn, config.clone())?;
+    let summary = run_pipeline(conn, config.clone(), json)?;
     let (_, conn) = cfg.open()?;
     let placements = crate::listing::placements(&conn)?;
     if json {
@@ -178,12 +184,15 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Run the pipeline on a worker thread and draw its progress here.
-fn run_pipeline(mut conn: rusqlite::Connection, config: Config) -> anyhow::Result<pipeline::RunSummary> {
+fn run_pipeline(mut conn: rusqlite::Connection, config: Config, quiet: bool) -> anyhow::Result<pipeline::RunSummary> {
     let agent = embedded_agent(&config)?;
     let _lock = super::run::lock_runner(&config)?;
     let (tx, rx) = channel();
     let worker = std::thread::spawn(move || pipeline::run(&mut conn, &config, agent, &RunOptions { stop_after: None, max_prepares: 2 }, Some(tx)));
     let bars = MultiProgress::new();
+    if quiet {
+        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     let mut active = std::collections::HashMap::new();
     for p in rx {
         match p {
