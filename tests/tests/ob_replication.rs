@@ -151,6 +151,7 @@ fn bad_data_and_changes_of_mode_or_site_are_refused() {
     add_obs(&mut hq, 1, &[10]);
     add_run(&mut paranal, 7, "VM", "PARANAL", None);
     add_obs(&mut paranal, 7, &[70]);
+    topo.sync();
 
     let refused = |c: &mut postgres::Client, sql: &str, needle: &str| {
         let e = c.batch_execute(sql).expect_err(sql);
@@ -172,7 +173,6 @@ fn bad_data_and_changes_of_mode_or_site_are_refused() {
     refused(&mut hq, "UPDATE ob SET mode = 'VM', site = 'PARANAL' WHERE ob_id = 10", "mode and site never change");
     refused(&mut paranal, "UPDATE ob SET site = 'LASILLA' WHERE ob_id = 70", "mode and site never change");
     refused(&mut hq, "UPDATE obs_run SET mode = 'VM' WHERE run_id = 1", "never change after creation");
-    topo.sync();
     refused(&mut paranal, "UPDATE ob SET status = 'C' WHERE ob_id = 10", "OB 10 is owned by HQ");
     refused(&mut hq, "DELETE FROM ob WHERE ob_id = 70", "OB 70 is owned by PARANAL");
     refused(&mut paranal, "INSERT INTO rpc_call (origin, target, proc) VALUES ('PARANAL', 'ALL', 'archive_sm')", "written at HQ only");

@@ -89,7 +89,7 @@ pub enum ArchiveCommand {
         #[command(flatten)]
         config: ConfigArg,
         /// Only this site (default: every site).
-        #[arg(long)]
+        #[arg(long, env = "ASTO_OB_SITE")]
         site: Option<String>,
         /// Archive as if it were this date (YYYY-MM-DD or RFC 3339); default now.
         #[arg(long)]

@@ -64,16 +64,25 @@ fn subscriber_side(node: &mut Node, sub: &str, h: &mut LinkHealth) -> Result<()>
     if h.enabled == Some(false) {
         h.problem = Some(if apply_errors > 0 {
             format!(
-                "disabled after {apply_errors} apply error(s): a replicated change conflicted at {}; its server log names the \
-                 failing transaction and its finish LSN — fix the row and ALTER SUBSCRIPTION {sub} ENABLE, or SKIP (lsn = …) \
-                 then ENABLE and run asto ob check",
+                "disabled after {apply_errors} error(s) (a conflicting change, or disable_on_error set by hand); the server \
+                 log at {} names the failing transaction and its finish LSN — fix the row and ALTER SUBSCRIPTION {sub} \
+                 ENABLE, or SKIP (lsn = …) then ENABLE, and run asto ob check",
                 h.subscriber
             )
         } else {
-            format!("disabled by an operator (no apply errors recorded); ALTER SUBSCRIPTION {sub} ENABLE at {}", h.subscriber)
+            format!("disabled by an operator (no errors recorded); ALTER SUBSCRIPTION {sub} ENABLE at {}", h.subscriber)
         });
     } else if h.worker_running == Some(false) {
-        h.problem = Some(format!("enabled but no apply worker runs at {} (is {} reachable?)", h.subscriber, h.publisher));
+        h.problem = Some(if apply_errors > 0 {
+            format!(
+                "no apply worker runs after {apply_errors} error(s): {} is unreachable, or a replicated change conflicts \
+                 and is retried every few seconds — the server log at {} names the failing transaction and its finish LSN; \
+                 fix the row, or ALTER SUBSCRIPTION {sub} SKIP (lsn = …), then run asto ob check",
+                h.publisher, h.subscriber
+            )
+        } else {
+            format!("enabled but no apply worker runs at {} (is {} reachable?)", h.subscriber, h.publisher)
+        });
     }
     Ok(())
 }

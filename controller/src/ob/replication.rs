@@ -88,6 +88,11 @@ pub fn ensure_publications(node: &mut Node) -> Result<()> {
 }
 
 /// Create the subscription of `link` at its subscriber if missing; returns whether it was created.
+///
+/// Without `disable_on_error`: on PostgreSQL 15 a lost connection to the publisher counts as an
+/// error too, so a site going offline would disable the subscriptions that are to catch it up
+/// afterwards. A conflicting change is instead retried by the worker (every
+/// `wal_retrieve_retry_interval`) and shows in the health report as a stopped worker with errors.
 pub fn ensure_subscription(subscriber: &mut Node, link: &Link) -> Result<bool> {
     let name = link.subscription();
     let exists: bool = subscriber
@@ -104,7 +109,7 @@ pub fn ensure_subscription(subscriber: &mut Node, link: &Link) -> Result<bool> {
     subscriber.batch(
         "creating a subscription",
         &format!(
-            "CREATE SUBSCRIPTION {name} CONNECTION {} PUBLICATION {publications} WITH (disable_on_error = true)",
+            "CREATE SUBSCRIPTION {name} CONNECTION {} PUBLICATION {publications}",
             literal(&link.publisher.conninfo)
         ),
     )?;

@@ -125,6 +125,10 @@ impl Topology {
 
 impl Drop for Topology {
     fn drop(&mut self) {
+        if std::env::var_os("ASTO_OB_KEEP").is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("keeping the topology in {}", self.dir.path().display());
+        }
         let _ = self.script(&["stop"]);
     }
 }

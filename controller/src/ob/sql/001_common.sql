@@ -179,6 +179,14 @@ BEGIN
             RAISE EXCEPTION 'OB %: a visitor-mode OB belongs to an observing site, got site %',
                 o.ob_id, coalesce(o.site, 'NULL') USING ERRCODE = 'check_violation';
         END IF;
+    END IF;
+    -- Ownership before content: a site may not write HQ's OBs, whatever they contain.
+    owner := CASE WHEN o.mode = 'SM' THEN 'HQ' ELSE o.site END;
+    IF owner <> me THEN
+        RAISE EXCEPTION 'OB % is owned by % and cannot be changed at %; change it there',
+            o.ob_id, owner, me USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
         IF o.item_type NOT IN ('OB', 'CB') THEN
             RAISE EXCEPTION 'OB %: item_type must be OB or CB, got %', o.ob_id, o.item_type
                 USING ERRCODE = 'check_violation';
@@ -226,11 +234,6 @@ BEGIN
             RAISE EXCEPTION 'OB %: mode/site %/% differ from its run % (%/%)',
                 o.ob_id, o.mode, o.site, run.run_id, run.mode, run.site USING ERRCODE = 'check_violation';
         END IF;
-    END IF;
-    owner := CASE WHEN o.mode = 'SM' THEN 'HQ' ELSE o.site END;
-    IF owner <> me THEN
-        RAISE EXCEPTION 'OB % is owned by % and cannot be changed at %; change it there',
-            o.ob_id, owner, me USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     IF TG_OP = 'INSERT' THEN
