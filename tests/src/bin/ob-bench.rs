@@ -1,7 +1,8 @@
 //! `ob-bench`: performance figures of the OB module on a real local topology (three PostgreSQL
 //! 15 clusters started with `scripts/pg-topology.sh`, fsync on):
-//! - replication lag of single-OB commits at HQ to both sites (p50/p95/max), measured from the
-//!   commit timestamps at HQ and at each site (`track_commit_timestamp`), so polling adds nothing;
+//! - replication lag of single-OB commits at HQ to both sites (p50/p95/max), from the client
+//!   issuing the commit to the apply worker writing the row (noted by a bench-only trigger), so
+//!   polling adds nothing;
 //! - a bulk load of 200 000 OBs in one transaction at HQ: commit time and time until both sites
 //!   have applied it;
 //! - the consistency check over 1 000 000 OBs per site: clean, and with three OBs diverged.
@@ -128,33 +129,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("## OB module (`ob-bench`)\n");
     println!("Three PostgreSQL 15 clusters on loopback (HQ, PARANAL, LASILLA), fsync on, synchronous_commit on.\n");
 
-    // 1. Lag of single-OB commits.
+    // 1. Lag of single-OB commits: from the client issuing the autocommit INSERT at HQ to the
+    //    apply worker inserting the row at the site (a bench-only ALWAYS trigger notes the time;
+    //    commit timestamps cannot serve, the subscriber records the origin's).
+    for site in sites.iter_mut() {
+        site.batch_execute(
+            "CREATE TABLE bench_applied (ob_id bigint PRIMARY KEY, at float8 NOT NULL);
+             CREATE FUNCTION bench_note() RETURNS trigger LANGUAGE plpgsql SET search_path = public, pg_catalog AS $$
+             BEGIN INSERT INTO bench_applied VALUES (NEW.ob_id, extract(epoch FROM clock_timestamp())); RETURN NEW; END $$;
+             CREATE TRIGGER bench_note AFTER INSERT ON ob FOR EACH ROW EXECUTE FUNCTION bench_note();
+             ALTER TABLE ob ENABLE ALWAYS TRIGGER bench_note;",
+        )?;
+    }
     let lag_base = 900_000_000_i64;
+    let mut issued = Vec::with_capacity(o.lag_commits);
     for i in 0..o.lag_commits as i64 {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs_f64();
         hq.execute(
             "INSERT INTO ob (ob_id, run_id, name, mode, site, status) VALUES ($1, 1, 'lag probe', 'SM', 'HQ', 'P')",
             &[&(lag_base + i)],
         )?;
+        issued.push((lag_base + i, t));
     }
     replication::wait_for_sync(&cfg, Duration::from_secs(120))?;
-    let commit_times = |c: &mut Client| -> Result<Vec<(i64, f64)>, postgres::Error> {
-        Ok(c.query(
-            "SELECT ob_id, extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8 FROM ob WHERE ob_id >= $1 ORDER BY ob_id",
-            &[&lag_base],
-        )?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
-    };
-    let at_hq = commit_times(&mut hq)?;
     println!("### Replication lag, {} single-OB commits at HQ, back to back\n", o.lag_commits);
     println!("| site | p50 | p95 | max |\n|---|---|---|---|");
     for (name, site) in ["PARANAL", "LASILLA"].iter().zip(sites.iter_mut()) {
-        let at_site = commit_times(site)?;
+        let applied: std::collections::HashMap<i64, f64> = site
+            .query("SELECT ob_id, at FROM bench_applied WHERE ob_id >= $1", &[&lag_base])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
         let mut lags: Vec<f64> =
-            at_hq.iter().zip(&at_site).filter(|(a, b)| a.0 == b.0).map(|(a, b)| (b.1 - a.1) * 1000.0).collect();
-        if lags.len() != at_hq.len() {
-            return Err(format!("{name}: {} of {} probe OBs arrived", lags.len(), at_hq.len()).into());
+            issued.iter().filter_map(|(id, t)| applied.get(id).map(|a| (a - t) * 1000.0)).collect();
+        if lags.len() != issued.len() {
+            return Err(format!("{name}: {} of {} probe OBs arrived", lags.len(), issued.len()).into());
         }
         lags.sort_by(f64::total_cmp);
         println!(
@@ -163,6 +172,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             percentile(&lags, 0.95),
             percentile(&lags, 1.0)
         );
+        site.batch_execute("DROP TRIGGER bench_note ON ob; DROP TABLE bench_applied")?;
     }
     hq.execute("DELETE FROM ob WHERE ob_id >= $1", &[&lag_base])?;
     replication::wait_for_sync(&cfg, Duration::from_secs(120))?;
@@ -206,12 +216,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     };
     timed("consistent")?;
-    let sneak = "SET session_replication_role = replica;
-                 DELETE FROM ob WHERE ob_id = 123456;
-                 UPDATE ob SET status = 'C' WHERE ob_id = 654321;
-                 SET session_replication_role = origin;";
-    sites[0].batch_execute(sneak)?;
-    sites[1].batch_execute("SET session_replication_role = replica; DELETE FROM ob WHERE ob_id = 999999; SET session_replication_role = origin")?;
+    let (a, b, c) = (o.check_rows / 8, o.check_rows * 2 / 3, o.check_rows - 1);
+    sites[0].batch_execute(&format!(
+        "SET session_replication_role = replica;
+         DELETE FROM ob WHERE ob_id = {a};
+         UPDATE ob SET status = 'C' WHERE ob_id = {b};
+         SET session_replication_role = origin;"
+    ))?;
+    sites[1].batch_execute(&format!(
+        "SET session_replication_role = replica; DELETE FROM ob WHERE ob_id = {c}; SET session_replication_role = origin"
+    ))?;
     timed("3 OBs diverged")?;
     println!(
         "\nRerun: `cargo run --release -p asto-tests --bin ob-bench -- --base-port {} --lag-commits {} --bulk {} --check-rows {}`",
