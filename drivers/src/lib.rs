@@ -17,5 +17,6 @@ pub mod scsi;
 pub mod smc;
 pub mod ssc;
 pub mod tape;
+pub mod xorriso;
 
 pub use identity::DeviceIdentity;
