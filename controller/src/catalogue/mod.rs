@@ -15,7 +15,11 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// Migrations, in order; migration N brings the schema to version N.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_spine.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_spine.sql"),
+    include_str!("migrations/0002_archive_services.sql"),
+    include_str!("migrations/0003_services.sql"),
+];
 
 /// Current time as stored in the catalogue (RFC 3339, UTC, milliseconds).
 pub fn now() -> String {

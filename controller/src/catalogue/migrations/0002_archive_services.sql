@@ -1,0 +1,2 @@
+-- Archive services (issue 7): versioned names, FITS keywords and full-text browse, data rights,
+-- trigger-file ingest queue, distribution requests, consistency check reports.

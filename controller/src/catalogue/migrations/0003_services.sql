@@ -1,0 +1,1 @@
+-- Services (issue 5): agents, leases, operator prompts, API tokens.
