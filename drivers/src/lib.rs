@@ -17,6 +17,7 @@ pub mod scsi;
 pub mod smc;
 pub mod ssc;
 pub mod tape;
+pub mod toolchain;
 pub mod xorriso;
 
 pub use identity::DeviceIdentity;
