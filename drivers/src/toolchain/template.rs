@@ -51,6 +51,9 @@ fn default_ok_codes() -> Vec<i32> {
     vec![0]
 }
 
+/// Writes a step's standard input.
+pub type StdinFeed<'a> = &'a mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>;
+
 /// Values for the placeholders.
 pub type Placeholders = BTreeMap<&'static str, String>;
 
@@ -143,7 +146,7 @@ impl CommandTemplate {
     pub fn run(
         &self,
         values: &Placeholders,
-        feed: Option<&mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>>,
+        feed: Option<StdinFeed<'_>>,
     ) -> Result<StepReport, StepError> {
         let argv = self.expand(values)?;
         let program = argv[0].clone();
