@@ -26,7 +26,7 @@ use tree::{directories_bfs, sorted_children, MetaFile, Node, NodeKind};
 
 use crate::error::ImageError;
 use crate::manifest::Manifest;
-use crate::source::{copy_verified, COPY_BUFFER};
+use crate::source::copy_verified;
 use crate::tree::normalize;
 use crate::unit::{FileDigest, Timestamp, UnitContent, WriteSummary};
 use crate::writer::ImageSink;
@@ -453,8 +453,11 @@ impl IsoPlan {
 
     /// Streams the image to `out`: exactly `total_bytes()` bytes, one pass over the sources.
     pub fn write_to<W: Write>(&self, out: W) -> Result<WriteSummary, ImageError> {
-        let mut sink = ImageSink::new(std::io::BufWriter::with_capacity(COPY_BUFFER, out));
-        let mut buf = vec![0u8; COPY_BUFFER];
+        std::thread::scope(|scope| self.stream(ImageSink::new(out, scope)))
+    }
+
+    fn stream<W: Write>(&self, mut sink: ImageSink<'_, W>) -> Result<WriteSummary, ImageError> {
+        let mut buf = Vec::new();
         sink.put(&self.head)?;
         let mut digests: std::collections::HashMap<usize, [u8; 32]> = std::collections::HashMap::new();
         let empty: [u8; 32] = {

@@ -24,6 +24,9 @@ use crate::{MANIFEST_NAME, SUMS_NAME};
 pub(crate) use header::{checksum_ok, parse_octal, parse_pax, BLOCK};
 use header::{encode, HeaderSpec, DIRECTORY, REGULAR, SYMLINK};
 
+/// Threads hashing files whose checksum is not known before the stream starts.
+const PREPASS_THREADS: usize = 2;
+
 /// Smallest, default and largest record size.
 pub const MIN_RECORD: usize = 64 * 1024;
 pub const DEFAULT_RECORD: usize = 256 * 1024;
@@ -167,24 +170,60 @@ impl TarPlan {
         &self.locations
     }
 
-    /// Checksums of every file, hashing those not known from ingest (first pass).
-    fn known_checksums(&self, buf: &mut [u8]) -> Result<Vec<[u8; 32]>, ImageError> {
+    /// Checksums of every file, hashing those not known from ingest in a first pass shared
+    /// by two threads (each takes the next file when free).
+    fn known_checksums(&self) -> Result<Vec<[u8; 32]>, ImageError> {
         let mut out = Vec::with_capacity(self.files.len());
+        let mut unknown = Vec::new();
         for m in &self.members {
             if let Body::File { source, size, sha256 } = &m.body {
-                out.push(match sha256 {
-                    Some(known) => *known,
-                    None => copy_verified(source, *size, None, None, buf)?,
-                });
+                if sha256.is_none() {
+                    unknown.push((out.len(), source, *size));
+                }
+                out.push(sha256.unwrap_or([0; 32]));
             }
         }
-        Ok(out)
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..PREPASS_THREADS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut buf = vec![0u8; COPY_BUFFER];
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((slot, source, size)) = unknown.get(i) else { break };
+                            done.push((*slot, copy_verified(source, *size, None, None, &mut buf)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join()).collect::<Vec<_>>()
+        });
+        let mut first_error: Option<(usize, ImageError)> = None;
+        for worker in results {
+            let done = worker.map_err(|_| ImageError::Internal("a hashing thread panicked".into()))?;
+            for (slot, result) in done {
+                match result {
+                    Ok(digest) => out[slot] = digest,
+                    Err(e) => {
+                        if first_error.as_ref().is_none_or(|(s, _)| slot < *s) {
+                            first_error = Some((slot, e));
+                        }
+                    }
+                }
+            }
+        }
+        match first_error {
+            Some((_, e)) => Err(e),
+            None => Ok(out),
+        }
     }
 
     /// Streams the tar to `out`: exactly `total_bytes()` bytes, no temporary files.
     pub fn write_to<W: Write>(&self, out: W) -> Result<WriteSummary, ImageError> {
-        let mut buf = vec![0u8; COPY_BUFFER];
-        let checksums = self.known_checksums(&mut buf)?;
+        let checksums = self.known_checksums()?;
         let mut files = self.files.clone();
         for (f, sha) in files.iter_mut().zip(&checksums) {
             f.sha256 = *sha;
@@ -193,26 +232,28 @@ impl TarPlan {
         if manifest.len() as u64 != self.manifest_len || sums.len() as u64 != self.sums_len {
             return Err(ImageError::Internal("manifest or checksum list changed length".into()));
         }
-
-        let mut sink = ImageSink::new(std::io::BufWriter::with_capacity(COPY_BUFFER, out));
-        let mut next_file = 0usize;
-        for (m, loc) in self.members.iter().zip(&self.locations) {
-            sink.pad_to(loc.header_offset)?;
-            sink.put(&m.header)?;
-            match &m.body {
-                Body::Manifest => sink.put(&manifest)?,
-                Body::Sums => sink.put(&sums)?,
-                Body::File { source, size, .. } => {
-                    let expected = checksums.get(next_file).copied();
-                    next_file += 1;
-                    copy_verified(source, *size, expected, Some(&mut sink), &mut buf)?;
-                    debug!(path = %loc.path, size, "tar member written");
+        let image_sha256 = std::thread::scope(|scope| {
+            let mut sink = ImageSink::new(out, scope);
+            let mut buf = Vec::new();
+            let mut next_file = 0usize;
+            for (m, loc) in self.members.iter().zip(&self.locations) {
+                sink.pad_to(loc.header_offset)?;
+                sink.put(&m.header)?;
+                match &m.body {
+                    Body::Manifest => sink.put(&manifest)?,
+                    Body::Sums => sink.put(&sums)?,
+                    Body::File { source, size, .. } => {
+                        let expected = checksums.get(next_file).copied();
+                        next_file += 1;
+                        copy_verified(source, *size, expected, Some(&mut sink), &mut buf)?;
+                        debug!(path = %loc.path, size, "tar member written");
+                    }
+                    Body::Empty => {}
                 }
-                Body::Empty => {}
             }
-        }
-        sink.pad_to(self.total)?;
-        let image_sha256 = sink.finish(self.total)?;
+            sink.pad_to(self.total)?;
+            sink.finish(self.total)
+        })?;
         Ok(WriteSummary { bytes: self.total, files, image_sha256 })
     }
 }
