@@ -187,6 +187,50 @@ impl Default for TapeConfig {
     }
 }
 
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read, submit requests, acknowledge prompts.
+    User,
+    /// An agent: register, heartbeat, lease and report actions.
+    Agent,
+    /// Everything, including rollback; admin actions are logged.
+    Admin,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub name: String,
+    pub role: Role,
+    /// The secret itself, or
+    pub token: Option<String>,
+    /// a file holding it (first line).
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiFile {
+    #[serde(default = "default_listen")]
+    listen: String,
+    #[serde(default)]
+    token: Vec<TokenConfig>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:7420".into()
+}
+
+/// The controller's HTTP API.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub listen: String,
+    /// (name, role, secret)
+    pub tokens: Vec<(String, Role, String)>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
@@ -205,6 +249,7 @@ struct ConfigFile {
     #[serde(default)]
     class: BTreeMap<String, ClassConfig>,
     sim: Option<SimConfig>,
+    api: Option<ApiFile>,
     /// The OB module's own table; it reads and checks it itself.
     #[allow(dead_code)]
     ob: Option<toml::Value>,
@@ -223,6 +268,7 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     pub classes: BTreeMap<String, ClassConfig>,
     pub sim: Option<SimConfig>,
+    pub api: Option<ApiConfig>,
 }
 
 impl Config {
@@ -366,7 +412,35 @@ impl Config {
         if devices.iter().any(|d| d.backend == Backend::Sim) && sim.is_none() {
             return Err(err("devices use the sim backend but there is no [sim] table with a shelf".into()));
         }
+        let api = match raw.api {
+            None => None,
+            Some(a) => {
+                let mut tokens = Vec::new();
+                for (i, t) in a.token.iter().enumerate() {
+                    let secret = match (&t.token, &t.token_file) {
+                        (Some(s), None) => s.clone(),
+                        (None, Some(f)) => {
+                            let f = abs(f);
+                            let text = std::fs::read_to_string(&f)
+                                .map_err(|e| err(format!("api.token[{i}].token_file = {}: {e}", f.display())))?;
+                            text.lines().next().unwrap_or("").trim().to_owned()
+                        }
+                        _ => return Err(err(format!("api.token[{i}] needs exactly one of token or token_file (token '{}')", t.name))),
+                    };
+                    if secret.len() < 16 {
+                        return Err(err(format!("api.token[{i}]: the secret of token '{}' is shorter than 16 characters", t.name)));
+                    }
+                    if tokens.iter().any(|(n, _, s): &(String, Role, String)| n == &t.name || s == &secret) {
+                        return Err(err(format!("api.token[{i}]: token '{}' repeats a name or a secret", t.name)));
+                    }
+                    tokens.push((t.name.clone(), t.role, secret));
+                }
+                a.listen.parse::<std::net::SocketAddr>().map_err(|e| err(format!("api.listen = '{}': {e}", a.listen)))?;
+                Some(ApiConfig { listen: a.listen, tokens })
+            }
+        };
         Ok(Config {
+            api,
             file: path.to_owned(),
             catalogue: abs(&raw.catalogue),
             stages,

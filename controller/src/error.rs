@@ -13,6 +13,10 @@ pub enum Error {
     CatalogueTooNew { path: PathBuf, found: i64, known: i64 },
     #[error("{0}")]
     Input(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("stage '{stage}' is full: {needed} bytes needed, {available} bytes available after keeping the {reserve}-byte reserve")]
     StageFull { stage: String, needed: u64, available: u64, reserve: u64 },
     #[error("{path}: {source}")]

@@ -1,6 +1,7 @@
 //! The asto controller: catalogue, data stages, requests, packing, the action pipeline, the CLI
 //! and the OB module.
 
+pub mod archive;
 pub mod catalogue;
 pub mod cli;
 pub mod config;
@@ -14,5 +15,6 @@ pub mod packer;
 pub mod pipeline;
 pub mod requests;
 pub mod size;
+pub mod service;
 pub mod stage;
 pub mod workspace;

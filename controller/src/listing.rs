@@ -131,3 +131,56 @@ pub fn placements(conn: &Connection) -> Result<Vec<Placement>> {
     }
     Ok(out.into_iter().map(|(p, _)| p).collect())
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRow {
+    pub name: String,
+    pub kind: String,
+    pub backend: String,
+    pub serial: Option<String>,
+    pub state: String,
+    /// The copy the device is working on.
+    pub busy_with: Option<i64>,
+    pub groups: Vec<String>,
+    pub note: Option<String>,
+}
+
+pub fn devices(conn: &Connection) -> Result<Vec<DeviceRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT d.name, d.kind, d.backend, d.serial, d.state, d.reserved_by, d.note,
+           (SELECT group_concat(m.group_name, ' ') FROM device_group_members m WHERE m.device_name = d.name)
+         FROM devices d ORDER BY d.name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let groups: Option<String> = r.get(7)?;
+        Ok(DeviceRow {
+            name: r.get(0)?,
+            kind: r.get(1)?,
+            backend: r.get(2)?,
+            serial: r.get(3)?,
+            state: r.get(4)?,
+            busy_with: r.get(5)?,
+            note: r.get(6)?,
+            groups: groups.map(|g| g.split(' ').map(str::to_owned).collect()).unwrap_or_default(),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentRow {
+    pub name: String,
+    pub host: String,
+    pub embedded: bool,
+    pub version: String,
+    pub started_at: String,
+    pub last_seen: String,
+}
+
+pub fn agents(conn: &Connection) -> Result<Vec<AgentRow>> {
+    let mut stmt = conn.prepare("SELECT name, host, embedded, version, started_at, last_seen FROM agents ORDER BY name")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(AgentRow { name: r.get(0)?, host: r.get(1)?, embedded: r.get(2)?, version: r.get(3)?, started_at: r.get(4)?, last_seen: r.get(5)? })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

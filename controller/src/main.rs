@@ -17,6 +17,17 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The controller daemon: HTTP API, pipeline and embedded agent.
+    Controller(cli::controller::Args),
+    /// Devices: state, what they are busy with, their groups.
+    Devices(cli::devices::ListArgs),
+    /// Agents: the embedded one and those on media hosts.
+    Agents(cli::devices::ListArgs),
+    /// Operator prompts: list and acknowledge.
+    #[command(subcommand)]
+    Prompts(cli::devices::PromptsCommand),
+    /// Live progress of the controller's pipeline.
+    Watch(cli::watch::Args),
     /// Run the whole pipeline on simulated devices with generated data (no setup needed).
     Demo(cli::demo::Args),
     /// Create a workspace on simulated devices.
@@ -59,9 +70,14 @@ fn init_logging(default: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(if matches!(cli.command, Command::Run(_)) { "info" } else { "warn" });
+    init_logging(if matches!(cli.command, Command::Run(_) | Command::Controller(_)) { "info" } else { "warn" });
     let result = match cli.command {
+        Command::Controller(a) => cli::controller::run(a, cli.json),
         Command::Demo(a) => cli::demo::run(a, cli.json),
+        Command::Devices(a) => cli::devices::run_devices(a, cli.json),
+        Command::Agents(a) => cli::devices::run_agents(a, cli.json),
+        Command::Prompts(c) => cli::devices::run_prompts(c, cli.json),
+        Command::Watch(a) => cli::watch::run(a, cli.json),
         Command::Init(a) => cli::init::run(a, cli.json),
         Command::Ingest(a) => cli::ingest::run(a, cli.json),
         Command::Request(c) => cli::request::run(c, cli.json),

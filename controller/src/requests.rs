@@ -255,7 +255,7 @@ fn queue(conn: &Connection, config: &Config, request: i64, keep_remainder: bool)
 }
 
 /// A request as shown by `asto request status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RequestStatus {
     pub id: i64,
     pub kind: String,
@@ -307,7 +307,7 @@ pub fn status(conn: &Connection, id: Option<i64>) -> Result<Vec<RequestStatus>> 
     })?;
     let out: Vec<RequestStatus> = rows.collect::<Result<_, _>>()?;
     if let (Some(id), true) = (id, out.is_empty()) {
-        return Err(Error::input(format!("there is no request {id}")));
+        return Err(Error::NotFound(format!("there is no request {id}")));
     }
     Ok(out)
 }

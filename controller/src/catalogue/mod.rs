@@ -6,6 +6,7 @@
 //! migrated forward on open; a catalogue from a newer asto is refused rather than damaged.
 
 pub mod events;
+pub mod prompts;
 
 use std::path::Path;
 use std::time::Duration;

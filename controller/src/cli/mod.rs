@@ -2,8 +2,11 @@
 //! operator CLI. Each subcommand family lives in its own file.
 
 pub mod changer;
+pub mod client;
 pub mod context;
+pub mod controller;
 pub mod demo;
+pub mod devices;
 pub mod image;
 pub mod ingest;
 pub mod init;
@@ -14,3 +17,4 @@ pub mod run;
 pub mod scsi;
 pub mod tape;
 pub mod units;
+pub mod watch;

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use super::client::RemoteArg;
 use super::context::ConfigArg;
 use super::output;
 use crate::pipeline::rollback::rollback;
@@ -14,6 +15,8 @@ pub enum Command {
     Submit {
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        remote: RemoteArg,
         /// Media type (e.g. DVD+R, BD-R25, LTO-8, or a configured one).
         #[arg(long)]
         media: String,
@@ -43,6 +46,8 @@ pub enum Command {
     Flush {
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        remote: RemoteArg,
         /// The data class.
         class: String,
     },
@@ -50,19 +55,36 @@ pub enum Command {
     Status {
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        remote: RemoteArg,
         id: Option<i64>,
     },
     /// Undo a request at any stage before cleanup.
     Rollback {
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        remote: RemoteArg,
         id: i64,
     },
 }
 
 pub fn run(cmd: Command, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Submit { config, media, copies, compress, layout, prefix, group, requester, files } => {
+        Command::Submit { config, remote, media, copies, compress, layout, prefix, group, requester, files } => {
+            if let Some(c) = remote.client()? {
+                let body = serde_json::json!({
+                    "files": files, "media": media, "copies": copies, "compress": compress,
+                    "layout": layout, "prefix": prefix, "group": group, "requester": requester,
+                });
+                let v = c.post("/v1/requests", &body)?;
+                if json {
+                    output::json(&v)?;
+                } else {
+                    println!("user request {} queued: {} units", v["id"], v["units"]);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let (config, mut conn) = config.open()?;
             let req = UserRequest {
                 files,
@@ -83,7 +105,18 @@ pub fn run(cmd: Command, json: bool) -> anyhow::Result<ExitCode> {
                 println!("user request {id} queued: {} units", status[0].units);
             }
         }
-        Command::Flush { config, class } => {
+        Command::Flush { config, remote, class } => {
+            if let Some(c) = remote.client()? {
+                let v = c.post("/v1/requests/flush", &serde_json::json!({ "class": class }))?;
+                if json {
+                    output::json(&v)?;
+                } else if v.is_null() {
+                    println!("class {class} has no files waiting");
+                } else {
+                    println!("archive request {} of class {class} queued: {} units", v["id"], v["units"]);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let (config, mut conn) = config.open()?;
             match requests::flush(&mut conn, &config, &class)? {
                 Some(id) => {
@@ -103,9 +136,17 @@ pub fn run(cmd: Command, json: bool) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Status { config, id } => {
-            let (_, conn) = config.open()?;
-            let all = requests::status(&conn, id)?;
+        Command::Status { config, remote, id } => {
+            let all: Vec<requests::RequestStatus> = match remote.client()? {
+                Some(c) => match id {
+                    Some(id) => vec![serde_json::from_value(c.get(&format!("/v1/requests/{id}"))?)?],
+                    None => serde_json::from_value(c.get("/v1/requests")?)?,
+                },
+                None => {
+                    let (_, conn) = config.open()?;
+                    requests::status(&conn, id)?
+                }
+            };
             if json {
                 output::json(&all)?;
             } else {
@@ -128,9 +169,14 @@ pub fn run(cmd: Command, json: bool) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        Command::Rollback { config, id } => {
-            let (config, mut conn) = config.open()?;
-            let report = rollback(&mut conn, &config, id)?;
+        Command::Rollback { config, remote, id } => {
+            let report: crate::pipeline::rollback::RollbackReport = match remote.client()? {
+                Some(c) => serde_json::from_value(c.post(&format!("/v1/requests/{id}/rollback"), &serde_json::Value::Null)?)?,
+                None => {
+                    let (config, mut conn) = config.open()?;
+                    rollback(&mut conn, &config, id)?
+                }
+            };
             if json {
                 output::json(&report)?;
             } else {

@@ -44,10 +44,11 @@ pub enum Phase {
 }
 
 /// Progress reported while the pipeline runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Progress {
     /// An action started on a copy (or a unit, for prepare): `total` bytes to move.
-    Started { key: String, action: &'static str, unit: String, device: Option<String>, total: u64 },
+    Started { key: String, action: String, unit: String, device: Option<String>, total: u64 },
     /// Bytes moved so far.
     Bytes { key: String, done: u64 },
     /// The action ended.
@@ -204,7 +205,7 @@ impl Runner<'_> {
             info!(unit = %spec.unit, files = spec.files.len(), "prepare");
             emit(&self.progress, Progress::Started {
                 key: format!("u{unit}"),
-                action: "prepare",
+                action: "prepare".into(),
                 unit: spec.unit.clone(),
                 device: None,
                 total: spec.files.iter().map(|f| f.size).sum(),
@@ -343,7 +344,7 @@ impl Runner<'_> {
             let medium = jobs::medium(self.conn, self.config, volume)?;
             emit(&self.progress, Progress::Started {
                 key: format!("c{copy}"),
-                action: "write",
+                action: "write".into(),
                 unit: unit_prepared.unit.clone(),
                 device: Some(device.clone()),
                 total: unit_prepared.image_bytes,
@@ -464,7 +465,7 @@ impl Runner<'_> {
             info!(unit = %unit_prepared.unit, copy, device = %device, volume = %medium.barcode, "verify started");
             emit(&self.progress, Progress::Started {
                 key: format!("v{copy}"),
-                action: "verify",
+                action: "verify".into(),
                 unit: unit_prepared.unit.clone(),
                 device: Some(device.clone()),
                 total: unit_prepared.image_bytes,
@@ -557,11 +558,26 @@ impl Runner<'_> {
                 let tx = self.conn.transaction()?;
                 tx.execute("UPDATE units SET state = ?2, updated_at = ?3 WHERE id = ?1", params![unit, to.as_str(), catalogue::now()])?;
                 if !archive {
-                    // User media go out to the requester through the import/export slot.
+                    // User media go out to the requester through the import/export slot, and an
+                    // operator is asked to take them out.
                     tx.execute(
                         "UPDATE volumes SET location = 'export', updated_at = ?2 WHERE id IN (SELECT volume_id FROM copies WHERE unit_id = ?1)",
                         params![unit, catalogue::now()],
                     )?;
+                    let volumes: Vec<(String, String)> = tx
+                        .prepare("SELECT v.barcode, u.name FROM copies c JOIN volumes v ON v.id = c.volume_id JOIN units u ON u.id = c.unit_id WHERE c.unit_id = ?1 ORDER BY c.copy_no")?
+                        .query_map([unit], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<Result<_, _>>()?;
+                    for (barcode, name) in volumes {
+                        catalogue::prompts::raise(
+                            &tx,
+                            "take_out",
+                            &format!("take user volume {barcode} (unit {name}, request {request}) out of the import/export slot and hand it to the requester"),
+                            Some(request),
+                            Some(&barcode),
+                            None,
+                        )?;
+                    }
                 }
                 events::record(&tx, "verify", "done", &events::Subject { request: Some(request), unit: Some(unit), ..Default::default() }, "all copies verified")?;
                 tx.commit()?;

@@ -16,7 +16,7 @@ use super::state::{CopyEvent, CopyState, UnitEvent, UnitState, copy_next, unit_n
 use super::release_volume;
 
 /// What a rollback undid.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct RollbackReport {
     pub request: i64,
     pub units: u64,
@@ -31,12 +31,12 @@ pub fn rollback(conn: &mut Connection, config: &Config, request: i64) -> Result<
     let row: Option<(String, String, Option<String>)> = tx
         .query_row("SELECT kind, state, data_class FROM requests WHERE id = ?1", [request], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let Some((kind, state, class)) = row else { return Err(Error::input(format!("there is no request {request}"))) };
+    let Some((kind, state, class)) = row else { return Err(Error::NotFound(format!("there is no request {request}"))) };
     match state.as_str() {
-        "done" => return Err(Error::input(format!("request {request} is done: its files were cleaned up, it can no longer be rolled back"))),
-        "rolled_back" => return Err(Error::input(format!("request {request} is already rolled back"))),
+        "done" => return Err(Error::Conflict(format!("request {request} is done: its files were cleaned up, it can no longer be rolled back"))),
+        "rolled_back" => return Err(Error::Conflict(format!("request {request} is already rolled back"))),
         "open" => {
-            return Err(Error::input(format!(
+            return Err(Error::Conflict(format!(
                 "request {request} is still accumulating files (open); flush it to queue it, there is nothing to roll back"
             )));
         }

@@ -1,0 +1,162 @@
+//! End-to-end tests of the controller daemon: the real `asto controller` on loopback, driven
+//! through its HTTP API and through the CLI in `--controller` mode.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use asto_tests::{Workspace, sample_files};
+use serde_json::Value;
+
+const ADMIN: &str = "admin-secret-0123456789";
+const USER: &str = "user-secret-0123456789";
+
+struct Controller {
+    child: Child,
+    url: String,
+    stderr: Option<std::io::Lines<BufReader<std::process::ChildStderr>>>,
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn with_api(ws: &Workspace) {
+    let mut text = std::fs::read_to_string(&ws.config).unwrap();
+    text.push_str(&format!(
+        "\n[api]\nlisten = \"127.0.0.1:0\"\n[[api.token]]\nname = \"ops\"\nrole = \"admin\"\ntoken = \"{ADMIN}\"\n[[api.token]]\nname = \"astro\"\nrole = \"user\"\ntoken = \"{USER}\"\n"
+    ));
+    std::fs::write(&ws.config, text).unwrap();
+}
+
+fn start(ws: &Workspace) -> Controller {
+    let mut child = ws.cmd(["controller", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("controller said {line:?}")).to_owned();
+    let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    Controller { child, url: format!("http://{addr}"), stderr: Some(stderr) }
+}
+
+/// A raw HTTP call: (status, body).
+fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+    let mut args = vec!["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method];
+    let auth;
+    if let Some(t) = token {
+        auth = format!("Authorization: Bearer {t}");
+        args.extend(["-H", auth.as_str()]);
+    }
+    if let Some(b) = body {
+        args.extend(["-H", "Content-Type: application/json", "--data-binary", b]);
+    }
+    args.push(url);
+    let out = std::process::Command::new("curl").args(&args).output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// Wait until the request is done, by asking the API (bounded by a deadline).
+fn wait_done(c: &Controller, id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (code, v) = call("GET", &format!("{}/v1/requests/{id}", c.url), Some(USER), None);
+        assert_eq!(code, 200, "{v}");
+        if v["state"] == "done" {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "request {id} not done in time: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn api_refuses_what_it_must_and_runs_requests_to_completion() {
+    let ws = Workspace::new(&["--demo-cd-capacity", "4MiB"]);
+    with_api(&ws);
+    let src = sample_files(ws.dir.path(), "src/night", 10, 300_000, 11);
+    ws.ok(["ingest", "--stage", "user", src.to_str().unwrap()]);
+    ws.ok(["ingest", "--class", "raw", src.to_str().unwrap()]);
+    let c = start(&ws);
+    let url = |p: &str| format!("{}{p}", c.url);
+
+    // Unauthenticated, wrong token, wrong role.
+    assert_eq!(call("GET", &url("/v1/requests"), None, None).0, 401);
+    assert_eq!(call("GET", &url("/v1/requests"), Some("not-a-token-at-all"), None).0, 401);
+    assert_eq!(call("POST", &url("/v1/requests/1/rollback"), Some(USER), None).0, 403);
+    // Malformed JSON, unknown fields, unknown ids, unknown media and groups: 4xx, nothing changed.
+    let (code, v) = call("POST", &url("/v1/requests"), Some(USER), Some("{\"files\": [\"night/obs000.fits\""));
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("bad request body"), "{v}");
+    assert_eq!(call("POST", &url("/v1/requests"), Some(USER), Some(r#"{"files": [], "media": "DEMO-CD", "colour": "red"}"#)).0, 400);
+    assert_eq!(call("GET", &url("/v1/requests/999"), Some(USER), None).0, 404);
+    assert_eq!(call("POST", &url("/v1/prompts/999/ack"), Some(USER), None).0, 404);
+    let (code, v) = call("POST", &url("/v1/requests"), Some(USER), Some(r#"{"files": ["night/obs000.fits"], "media": "FLOPPY"}"#));
+    assert_eq!((code, v["error"].as_str().unwrap().contains("FLOPPY")), (400, true), "{v}");
+    let (code, v) = call("POST", &url("/v1/requests"), Some(USER), Some(r#"{"files": ["night/obs000.fits"], "media": "DEMO-CD", "group": "nosuch"}"#));
+    assert_eq!((code, v["error"].as_str().unwrap().contains("nosuch")), (400, true), "{v}");
+    assert_eq!(call("GET", &url("/v1/nothing-here"), Some(USER), None).0, 404);
+    let (_, all) = call("GET", &url("/v1/requests"), Some(USER), None);
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "only the open archive request exists: {all}");
+
+    // The CLI against the API.
+    let files: Vec<String> = (0..10).map(|i| format!("night/obs{i:03}.fits")).collect();
+    let mut args = vec!["request", "submit", "--controller", &c.url, "--token", USER, "--media", "DEMO-CD", "--copies", "2", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = asto_tests::asto(&args).output().unwrap();
+    asto_tests::assert_success(&out);
+    let user_req: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = asto_tests::asto(["request", "flush", "raw", "--controller", &c.url, "--token", USER, "--json"]).output().unwrap();
+    asto_tests::assert_success(&out);
+    let archive_req: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let user_id = user_req["id"].as_i64().unwrap();
+    wait_done(&c, user_id);
+    wait_done(&c, archive_req["id"].as_i64().unwrap());
+
+    // User media raise take-out prompts; acknowledging one delivers the volume.
+    let (_, prompts) = call("GET", &url("/v1/prompts"), Some(USER), None);
+    let prompts = prompts.as_array().unwrap().clone();
+    assert_eq!(prompts.len(), 2 * user_req["units"].as_i64().unwrap() as usize, "{prompts:?}");
+    assert!(prompts.iter().all(|p| p["kind"] == "take_out"));
+    let first = prompts[0]["id"].as_i64().unwrap();
+    let out = asto_tests::asto(["prompts", "ack", &first.to_string(), "--controller", &c.url, "--token", USER]).output().unwrap();
+    asto_tests::assert_success(&out);
+    assert_eq!(call("POST", &url(&format!("/v1/prompts/{first}/ack")), Some(USER), None).0, 409, "acknowledged twice");
+    let (_, volumes) = call("GET", &url("/v1/volumes"), Some(USER), None);
+    let delivered = volumes.as_array().unwrap().iter().filter(|v| v["location"] == "delivered").count();
+    assert_eq!(delivered, 1);
+    let (_, devices) = call("GET", &url("/v1/devices"), Some(USER), None);
+    assert_eq!(devices.as_array().unwrap().len(), 4);
+    let (_, agents) = call("GET", &url("/v1/agents"), Some(USER), None);
+    assert_eq!(agents[0]["name"], "embedded");
+
+    // Rollback of a done request is a conflict; the admin's attempt is still refused cleanly.
+    let (code, v) = call("POST", &url(&format!("/v1/requests/{user_id}/rollback")), Some(ADMIN), None);
+    assert_eq!(code, 409, "{v}");
+}
+
+#[test]
+fn controller_killed_mid_write_resumes_everything_on_restart() {
+    let ws = Workspace::new(&["--tape-rate", "8MB"]);
+    with_api(&ws);
+    let src = sample_files(ws.dir.path(), "src/night", 30, 400_000, 5);
+    ws.ok(["ingest", "--class", "raw", src.to_str().unwrap()]);
+    let mut c = start(&ws);
+    let (code, v) = call("POST", &format!("{}/v1/requests/flush", c.url), Some(USER), Some(r#"{"class": "raw"}"#));
+    assert_eq!(code, 200, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let lines = c.stderr.take().unwrap();
+    let started = lines.map_while(Result::ok).any(|l| l.contains("write started"));
+    assert!(started);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    c.child.wait().unwrap();
+    drop(c);
+
+    let c = start(&ws);
+    let done = wait_done(&c, id);
+    assert_eq!(done["copies_verified"], 2, "{done}");
+}
