@@ -32,6 +32,11 @@ pub struct TapeDriveConfig {
     pub min_block: u16,
     /// Rated (native) speed in bytes per second; `None` = as fast as the host allows.
     pub rated_bytes_per_sec: Option<u64>,
+    /// Drive buffer: data accepted ahead of the tape (LTO-9 drives hold 1 GiB or more). A write
+    /// waits only when the buffer is full; a filemark (without IMMED), rewind, unload or
+    /// positioning waits until the buffer is on tape. If the host feeds too slowly the buffer
+    /// runs dry and the drive stops, losing the time, as a real drive does.
+    pub buffer_bytes: u64,
 }
 
 impl Default for TapeDriveConfig {
@@ -44,6 +49,7 @@ impl Default for TapeDriveConfig {
             max_block: 0xff_ffff,
             min_block: 1,
             rated_bytes_per_sec: None,
+            buffer_bytes: 512 << 20,
         }
     }
 }
@@ -207,13 +213,23 @@ impl State {
         self.physical_end(c).saturating_sub(c.meta().early_warning_zone)
     }
 
+    /// Account `bytes` moved at the rated speed; wait while the drive buffer is full.
     fn pace(&mut self, bytes: usize) {
         let Some(rate) = self.config.rated_bytes_per_sec.filter(|r| *r > 0) else { return };
         let now = Instant::now();
+        // An empty buffer means the tape stopped: the idle time is lost.
         let start = self.next_free.max(now);
         self.next_free = start + Duration::from_secs_f64(bytes as f64 / rate as f64);
-        if self.next_free > now {
-            std::thread::sleep(self.next_free - now);
+        let buffer_time = Duration::from_secs_f64(self.config.buffer_bytes as f64 / rate as f64);
+        if let Some(wait) = self.next_free.checked_duration_since(now).and_then(|backlog| backlog.checked_sub(buffer_time)) {
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// Wait until everything in the drive buffer is on tape.
+    fn drain(&mut self) {
+        if let Some(wait) = self.next_free.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
         }
     }
 
@@ -261,6 +277,7 @@ impl State {
             cdb::PREVENT_ALLOW => Ok((0, 0)),
             cdb::REWIND => {
                 self.medium()?;
+                self.drain();
                 self.pos = 0;
                 Ok((0, 0))
             }
@@ -340,6 +357,7 @@ impl State {
     }
 
     fn load_unload(&mut self, cdb: &[u8]) -> Reply {
+        self.drain();
         if self.cartridge.is_none() {
             return Err(Sense::new(SenseKey::NotReady, 0x3a, 0));
         }
@@ -439,6 +457,9 @@ impl State {
 
     fn write_filemarks(&mut self, cdb: &[u8]) -> Reply {
         let count = u32::from_be_bytes([0, cdb[2], cdb[3], cdb[4]]);
+        if cdb[1] & 0x01 == 0 {
+            self.drain();
+        }
         self.check_writable()?;
         let pos = self.pos;
         let c = self.cartridge.as_ref().ok_or(Sense::new(SenseKey::NotReady, 0x3a, 0))?;
@@ -460,6 +481,7 @@ impl State {
     }
 
     fn space(&mut self, cdb: &[u8]) -> Reply {
+        self.drain();
         let code = cdb[1] & 0x0f;
         let count = cdb::space6_count(cdb);
         let mut pos = self.pos;
@@ -518,6 +540,7 @@ impl State {
     }
 
     fn locate(&mut self, target: u64) -> Reply {
+        self.drain();
         let eod = self.medium()?.objects().len() as u64;
         if target > eod {
             self.pos = eod as usize;
