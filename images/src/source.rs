@@ -66,17 +66,13 @@ pub(crate) fn copy_verified(
         });
     }
     let digest: [u8; 32] = hasher.finalize().into();
-    if let Some(expected) = expected {
-        if expected != digest {
-            return Err(ImageError::SourceChanged {
-                path: path.to_owned(),
-                detail: format!(
-                    "its SHA-256 is {} but {} was recorded",
-                    hex::encode(digest),
-                    hex::encode(expected)
-                ),
-            });
-        }
+    if let Some(expected) = expected
+        && expected != digest
+    {
+        return Err(ImageError::SourceChanged {
+            path: path.to_owned(),
+            detail: format!("its SHA-256 is {} but {} was recorded", hex::encode(digest), hex::encode(expected)),
+        });
     }
     Ok(digest)
 }

@@ -53,13 +53,13 @@ pub(crate) fn normalize(unit: &UnitContent) -> Result<Vec<Entry>, ImageError> {
         if entry.path == SUMS_NAME || entry.path == MANIFEST_NAME {
             return Err(ImageError::bad_path(&entry.path, "reserved for the medium's checksum list and manifest"));
         }
-        if let EntryKind::Symlink { target } = &entry.kind {
-            if target.is_empty() || target.len() > MAX_LINK_TARGET || target.contains('\0') {
-                return Err(ImageError::bad_path(
-                    &entry.path,
-                    format!("symlink target must be 1..={MAX_LINK_TARGET} bytes without NUL"),
-                ));
-            }
+        if let EntryKind::Symlink { target } = &entry.kind
+            && (target.is_empty() || target.len() > MAX_LINK_TARGET || target.contains('\0'))
+        {
+            return Err(ImageError::bad_path(
+                &entry.path,
+                format!("symlink target must be 1..={MAX_LINK_TARGET} bytes without NUL"),
+            ));
         }
         let key: Vec<&str> = entry.path.split('/').collect();
         let mut clean = entry.clone();

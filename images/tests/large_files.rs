@@ -88,8 +88,9 @@ fn five_gib_file_round_trips_through_level_3_and_pax() {
     assert_eq!(listing.matches("BIG.BIN;1").count(), 2, "{listing}");
     let lsl = run(Command::new("xorriso").arg("-indev").arg(&image).args(["-lsl", "/big.bin"]));
     assert!(lsl.contains(&BIG.to_string()), "{lsl}");
-    let bsdtar = Command::new("bsdtar").arg("-xOf").arg(&image).arg("big.bin").stdout(Stdio::piped()).spawn().unwrap();
-    let sum = run(Command::new("sha256sum").stdin(bsdtar.stdout.unwrap()));
+    let mut bsdtar = Command::new("bsdtar").arg("-xOf").arg(&image).arg("big.bin").stdout(Stdio::piped()).spawn().unwrap();
+    let sum = run(Command::new("sha256sum").stdin(bsdtar.stdout.take().unwrap()));
+    assert!(bsdtar.wait().unwrap().success());
     assert!(sum.starts_with(&hex::encode(sha)), "bsdtar extracted different bytes: {sum}");
     let read = read_iso(File::open(&image).unwrap()).unwrap();
     assert!(read.problems.is_empty(), "{:?}", read.problems);

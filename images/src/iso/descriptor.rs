@@ -87,7 +87,7 @@ pub(crate) struct PathTableDir<'a> {
 }
 
 /// Size in bytes of a path table with directories of these identifier lengths.
-pub(crate) fn path_table_size<'a>(identifier_lens: impl Iterator<Item = usize>) -> u64 {
+pub(crate) fn path_table_size(identifier_lens: impl Iterator<Item = usize>) -> u64 {
     identifier_lens.map(|n| (8 + n + n % 2) as u64).sum()
 }
 

@@ -103,7 +103,7 @@ struct RecordSpec {
 }
 
 fn base_len(identifier_len: usize) -> usize {
-    33 + identifier_len + usize::from(identifier_len % 2 == 0)
+    33 + identifier_len + usize::from(identifier_len.is_multiple_of(2))
 }
 
 struct Layout<'a> {

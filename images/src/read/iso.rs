@@ -17,7 +17,7 @@ use crate::{MANIFEST_NAME, SUMS_NAME};
 const FORMAT: &str = "ISO 9660";
 const SECTOR: u64 = 2048;
 /// Directory and continuation sectors kept for lookups (metadata only, never file data).
-const MAX_METADATA_SECTORS: usize = 1 << 20;
+const MAX_METADATA_SECTORS: usize = 1 << 18;
 
 fn malformed(detail: String) -> ImageError {
     ImageError::Malformed { format: FORMAT, detail }

@@ -91,7 +91,7 @@ pub struct TarPlan {
 /// Plans the tar stream of `unit`.
 pub fn plan(unit: &UnitContent, opts: &TarOptions) -> Result<TarPlan, ImageError> {
     let rs = opts.record_size;
-    if !(MIN_RECORD..=MAX_RECORD).contains(&rs) || rs % BLOCK != 0 {
+    if !(MIN_RECORD..=MAX_RECORD).contains(&rs) || !rs.is_multiple_of(BLOCK) {
         return Err(ImageError::BadOption(format!(
             "tar record size {rs} must be {MIN_RECORD}..={MAX_RECORD} bytes and a multiple of {BLOCK}"
         )));
