@@ -11,6 +11,7 @@
 //! same seams in software so CI and the demo exercise the code that runs on real hardware.
 
 pub mod changer;
+pub mod discovery;
 pub mod identity;
 pub mod optical;
 pub mod scsi;
