@@ -9,6 +9,7 @@
 mod devices;
 mod error;
 mod prepare;
+pub mod retrieve;
 mod tape_stream;
 mod verify;
 pub mod wire;
@@ -69,6 +70,11 @@ impl Agent {
     /// Verify one copy by reading it back.
     pub fn verify(&self, job: &VerifyJob, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, AgentError> {
         verify::verify_copy(&self.devices, job, progress)
+    }
+
+    /// Read one file back from a volume, positioned straight to it.
+    pub fn retrieve(&self, job: &retrieve::RetrieveJob) -> Result<retrieve::RetrieveReport, AgentError> {
+        retrieve::retrieve(&self.devices, job)
     }
 
     /// Take the medium out of `device`.

@@ -60,6 +60,13 @@ enum Command {
     /// Observation-block replication and archiving on PostgreSQL.
     #[command(subcommand)]
     Ob(cli::ob::Command),
+    /// The passive ingest daemon: trigger files in an inbox become archived, versioned files.
+    #[command(subcommand)]
+    Inbox(cli::inbox::Command),
+    /// Find archive files by name pattern, keywords, observation date and free text.
+    Browse(cli::browse::Args),
+    /// Get archived files back, from their stage or straight from a volume in the jukebox.
+    Retrieve(cli::retrieve::Args),
 }
 
 /// Logs go to stderr; `ASTO_LOG` sets the filter (e.g. `debug`, `asto_controller=trace`).
@@ -89,6 +96,9 @@ fn main() -> ExitCode {
         Command::Changer(c) => cli::changer::run(c, cli.json),
         Command::Scsi(c) => cli::scsi::run(c, cli.json),
         Command::Ob(c) => cli::ob::run(c, cli.json),
+        Command::Inbox(c) => cli::inbox::run(c, cli.json),
+        Command::Browse(a) => cli::browse::run(a, cli.json),
+        Command::Retrieve(a) => cli::retrieve::run(a, cli.json),
     };
     match result {
         Ok(code) => code,

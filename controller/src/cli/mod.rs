@@ -1,6 +1,7 @@
 //! The `asto` command line: one binary for the controller daemon, the embedded agent and the
 //! operator CLI. Each subcommand family lives in its own file.
 
+pub mod browse;
 pub mod changer;
 pub mod client;
 pub mod context;
@@ -8,11 +9,13 @@ pub mod controller;
 pub mod demo;
 pub mod devices;
 pub mod image;
+pub mod inbox;
 pub mod ingest;
 pub mod init;
 pub mod ob;
 pub mod output;
 pub mod request;
+pub mod retrieve;
 pub mod run;
 pub mod scsi;
 pub mod tape;
