@@ -6,6 +6,8 @@ pub mod faults;
 pub mod file_burner;
 pub mod file_tape;
 pub mod rate;
+pub mod remote;
 pub mod shelf;
 pub mod scsi_library;
 pub mod scsi_tape;
+pub mod server;

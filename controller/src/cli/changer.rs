@@ -10,6 +10,7 @@ use asto_drivers::changer::{ChangerStatus, ElementKind, MediaChanger};
 use asto_drivers::scsi::retry::RetryPolicy;
 use asto_drivers::scsi::sg_io::SgDevice;
 use asto_drivers::smc::{MtxChanger, SmcChanger};
+use asto_hw_sim::remote::{RemoteTarget, RemoteTransport};
 use asto_hw_sim::scsi_library::SimSite;
 
 /// How to reach the changer.
@@ -27,7 +28,7 @@ pub struct Target {
     /// SCSI generic node of the changer (e.g. /dev/sg4).
     #[arg(long, conflicts_with = "sim")]
     pub device: Option<PathBuf>,
-    /// Directory of a simulated site.
+    /// Directory of a simulated site (through asto-hwsim when it serves the site).
     #[arg(long)]
     pub sim: Option<PathBuf>,
     /// Backend for --device.
@@ -76,6 +77,9 @@ fn open(t: &Target) -> anyhow::Result<(Box<dyn MediaChanger>, Option<SimSite>)> 
         },
         (None, Some(dir)) => {
             anyhow::ensure!(t.backend == Backend::Native, "the mtx backend needs a real --device");
+            if let Ok(remote) = RemoteTransport::connect(&dir.join("hwsim.sock"), RemoteTarget::Library) {
+                return Ok((Box::new(SmcChanger::with_policy(remote, RetryPolicy::immediate())), None));
+            }
             let site = SimSite::open(dir).with_context(|| format!("opening simulated site {}", dir.display()))?;
             Ok((Box::new(SmcChanger::with_policy(site.library(), RetryPolicy::immediate())), Some(site)))
         }

@@ -10,6 +10,7 @@ use asto_drivers::scsi::retry::RetryPolicy;
 use asto_drivers::scsi::sg_io::SgDevice;
 use asto_drivers::ssc::{DriveStatus, SscDrive};
 use asto_drivers::tape::TapeDrive;
+use asto_hw_sim::remote::{RemoteTarget, RemoteTransport};
 use asto_hw_sim::scsi_library::SimSite;
 
 /// Which device to talk to.
@@ -18,7 +19,8 @@ pub struct Target {
     /// SCSI generic node of the device (e.g. /dev/sg3).
     #[arg(long, conflicts_with = "sim")]
     pub device: Option<PathBuf>,
-    /// Directory of a simulated site (library, drives, cartridges).
+    /// Directory of a simulated site (library, drives, cartridges); served by asto-hwsim when
+    /// it holds a live `hwsim.sock`.
     #[arg(long)]
     pub sim: Option<PathBuf>,
     /// Drive number within the simulated site (from 0).
@@ -74,6 +76,10 @@ fn open(t: &Target) -> anyhow::Result<Opened> {
             Ok(Opened { drive: SscDrive::new(Box::new(sg)), site: None })
         }
         (None, Some(dir)) => {
+            // A site served by asto-hwsim is reached through its socket (the server holds it).
+            if let Ok(remote) = RemoteTransport::connect(&dir.join("hwsim.sock"), RemoteTarget::Drive(t.drive as u16)) {
+                return Ok(Opened { drive: SscDrive::with_policy(Box::new(remote), RetryPolicy::immediate()), site: None });
+            }
             let site = SimSite::open(dir).with_context(|| format!("opening simulated site {}", dir.display()))?;
             let sim = site
                 .drive(t.drive)
