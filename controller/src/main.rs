@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use asto_controller::cli;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "asto", version, about = "Archive storage: data stages, media units, tape and optical writing, OB replication")]
@@ -60,6 +60,17 @@ enum Command {
     /// Observation-block replication and archiving on PostgreSQL.
     #[command(subcommand)]
     Ob(cli::ob::Command),
+    /// Check the configuration: every error with its file and key.
+    #[command(subcommand)]
+    Config(cli::config_check::Command),
+    /// Check this host: device permissions, external tools, stage space, catalogue, PostgreSQL.
+    Doctor(cli::doctor::Args),
+    /// Print a shell completion script (bash, zsh, fish, …).
+    #[command(hide = true)]
+    Completions(cli::completions::CompletionsArgs),
+    /// Write man pages generated from this command line into a directory.
+    #[command(hide = true)]
+    Man(cli::completions::ManArgs),
     /// The passive ingest daemon: trigger files in an inbox become archived, versioned files.
     #[command(subcommand)]
     Inbox(cli::inbox::Command),
@@ -96,6 +107,10 @@ fn main() -> ExitCode {
         Command::Changer(c) => cli::changer::run(c, cli.json),
         Command::Scsi(c) => cli::scsi::run(c, cli.json),
         Command::Ob(c) => cli::ob::run(c, cli.json),
+        Command::Config(c) => cli::config_check::run(c, cli.json),
+        Command::Doctor(a) => cli::doctor::run(a, cli.json),
+        Command::Completions(a) => cli::completions::completions(a, Cli::command()),
+        Command::Man(a) => cli::completions::man(a, Cli::command(), cli.json),
         Command::Inbox(c) => cli::inbox::run(c, cli.json),
         Command::Browse(a) => cli::browse::run(a, cli.json),
         Command::Retrieve(a) => cli::retrieve::run(a, cli.json),

@@ -4,10 +4,13 @@
 pub mod browse;
 pub mod changer;
 pub mod client;
+pub mod completions;
+pub mod config_check;
 pub mod context;
 pub mod controller;
 pub mod demo;
 pub mod devices;
+pub mod doctor;
 pub mod image;
 pub mod inbox;
 pub mod ingest;
