@@ -2,9 +2,10 @@
 //! 1. every OB of HQ's operational repository is returned, identical, by each site's SM view;
 //! 2. every OB a site's VM view returns exists, identical, in HQ's historical repository.
 //!
-//! Both sides hash the replicated columns of each OB in a fixed order, aggregate the hashes per
-//! bucket of OB ids, and compare `(count, hash)` per bucket; only differing buckets are
-//! compared OB by OB, so the cost is one scan per side plus the differences.
+//! Both sides hash the replicated columns of each OB in a fixed order (md5 of the row's text,
+//! portable across platforms), sum the first 64 bits of the hashes per bucket of OB ids (order
+//! independent, so no sort), and compare `(count, sum)` per bucket; only differing buckets are
+//! compared OB by OB. HQ and every site scan at the same time, each once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::config::{NodeConfig, ObConfig};
-use super::error::Result;
+use super::error::{ObError, Result};
 use super::health::{self, LinkHealth};
 use super::node::{Node, literal};
 use super::replication;
@@ -60,14 +61,26 @@ struct Side<'a> {
     filter: String,
 }
 
+fn hq_sm_side() -> Side<'static> {
+    Side { relation: "ob", filter: "mode = 'SM'".to_owned() }
+}
+
+fn site_sm_side() -> Side<'static> {
+    Side { relation: "sm_ob", filter: "true".to_owned() }
+}
+
+fn site_vm_side() -> Side<'static> {
+    Side { relation: "vm_ob", filter: "true".to_owned() }
+}
+
 fn row_hash() -> String {
     format!("md5(ROW({OB_COLUMNS})::text)")
 }
 
 fn buckets(node: &mut Node, side: &Side, bucket_size: i64) -> Result<Buckets> {
     let sql = format!(
-        "SELECT ob_id / $1, count(*), md5(string_agg(h, '' ORDER BY ob_id))
-           FROM (SELECT ob_id, {} AS h FROM {} WHERE {}) t GROUP BY 1",
+        "SELECT ob_id / $1, count(*), sum(('x' || left({}, 16))::bit(64)::bigint)::text
+           FROM {} WHERE {} GROUP BY 1",
         row_hash(),
         side.relation,
         side.filter
@@ -93,11 +106,10 @@ fn differing_buckets(a: &Buckets, b: &Buckets) -> Vec<i64> {
 }
 
 /// Rule 1 for one site: HQ's SM OBs equal the site's SM view.
-fn rule1(hq: &mut Node, hq_buckets: &Buckets, site: &mut Node, bucket_size: i64) -> Result<RuleReport> {
-    let hq_side = Side { relation: "ob", filter: "mode = 'SM'".to_owned() };
-    let site_side = Side { relation: "sm_ob", filter: "true".to_owned() };
-    let site_buckets = buckets(site, &site_side, bucket_size)?;
-    let diff = differing_buckets(hq_buckets, &site_buckets);
+fn rule1(hq: &mut Node, hq_buckets: &Buckets, site: &mut Node, site_buckets: &Buckets, bucket_size: i64) -> Result<RuleReport> {
+    let hq_side = hq_sm_side();
+    let site_side = site_sm_side();
+    let diff = differing_buckets(hq_buckets, site_buckets);
     let (mut only_at_hq, mut only_at_site, mut differing) = (Vec::new(), Vec::new(), Vec::new());
     if !diff.is_empty() {
         let a = rows_in(hq, &hq_side, bucket_size, &diff)?;
@@ -130,7 +142,7 @@ fn rule1(hq: &mut Node, hq_buckets: &Buckets, site: &mut Node, bucket_size: i64)
 /// Rule 2 for one site: everything the site's VM view returns exists, identical, at HQ. HQ
 /// keeps the VM OBs the site purged; the bucket hashes leave out those older than the site's
 /// last purge cutoff, so that only real differences make buckets differ.
-fn rule2(hq: &mut Node, site: &mut Node, bucket_size: i64) -> Result<RuleReport> {
+fn rule2(hq: &mut Node, site: &mut Node, site_buckets: &Buckets, bucket_size: i64) -> Result<RuleReport> {
     let cutoff: Option<String> = site
         .query_one(
             "reading the last VM purge",
@@ -144,11 +156,10 @@ fn rule2(hq: &mut Node, site: &mut Node, bucket_size: i64) -> Result<RuleReport>
         Some(c) => format!("{vm_of_site} AND last_changed >= {}::timestamptz", literal(c)),
         None => vm_of_site.clone(),
     };
-    let site_side = Side { relation: "vm_ob", filter: "true".to_owned() };
+    let site_side = site_vm_side();
     let hq_bucket_side = Side { relation: "ob_repository", filter: unpurged.clone() };
     let hq_buckets = buckets(hq, &hq_bucket_side, bucket_size)?;
-    let site_buckets = buckets(site, &site_side, bucket_size)?;
-    let diff = differing_buckets(&hq_buckets, &site_buckets);
+    let diff = differing_buckets(&hq_buckets, site_buckets);
     let (mut only_at_hq, mut only_at_site, mut differing) = (Vec::new(), Vec::new(), Vec::new());
     if !diff.is_empty() {
         let all_at_hq = rows_in(hq, &Side { relation: "ob_repository", filter: vm_of_site }, bucket_size, &diff)?;
@@ -193,13 +204,36 @@ pub fn check(cfg: &ObConfig, sites: &[String], wait: Duration) -> Result<CheckRe
         replication::wait_for_sync(cfg, wait).err().map(|e| e.to_string())
     };
     let links = health::replication_health(cfg);
-    let mut hq = Node::connect(&cfg.hq, cfg)?;
-    let hq_sm = buckets(&mut hq, &Side { relation: "ob", filter: "mode = 'SM'".to_owned() }, cfg.bucket_size)?;
+    let bucket_size = cfg.bucket_size;
+    // The big scans — HQ's SM OBs, each site's SM and VM views — run concurrently.
+    let (hq_scan, site_scans) = std::thread::scope(|scope| {
+        let handles: Vec<_> = selected
+            .iter()
+            .map(|s| {
+                scope.spawn(move || -> Result<(Node<'_>, Buckets, Buckets)> {
+                    let mut site = Node::connect(s, cfg)?;
+                    let sm = buckets(&mut site, &site_sm_side(), bucket_size)?;
+                    let vm = buckets(&mut site, &site_vm_side(), bucket_size)?;
+                    Ok((site, sm, vm))
+                })
+            })
+            .collect();
+        let hq_scan = Node::connect(&cfg.hq, cfg).and_then(|mut hq| {
+            let b = buckets(&mut hq, &hq_sm_side(), bucket_size)?;
+            Ok((hq, b))
+        });
+        let site_scans: Vec<Result<(Node<'_>, Buckets, Buckets)>> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(ObError::BadRequest("a site scan thread panicked".to_owned()))))
+            .collect();
+        (hq_scan, site_scans)
+    });
+    let (mut hq, hq_sm) = hq_scan?;
     let mut rules = Vec::new();
-    for s in selected {
-        let mut site = Node::connect(s, cfg)?;
-        rules.push(rule1(&mut hq, &hq_sm, &mut site, cfg.bucket_size)?);
-        rules.push(rule2(&mut hq, &mut site, cfg.bucket_size)?);
+    for scan in site_scans {
+        let (mut site, sm, vm) = scan?;
+        rules.push(rule1(&mut hq, &hq_sm, &mut site, &sm, bucket_size)?);
+        rules.push(rule2(&mut hq, &mut site, &vm, bucket_size)?);
     }
     for r in &rules {
         tracing::info!(rule = r.rule, site = %r.site, consistent = r.consistent, buckets_differing = r.buckets_differing, "consistency rule checked");

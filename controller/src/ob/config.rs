@@ -212,6 +212,19 @@ mod tests {
         ObConfig::parse(text, Path::new("test.toml"))
     }
 
+    proptest::proptest! {
+        #[test]
+        fn plain_site_names_are_accepted(name in "[A-Z][A-Z0-9_]{0,30}") {
+            proptest::prop_assume!(name != "HQ" && name != "ALL");
+            proptest::prop_assert!(check_site_name(&name).is_ok());
+        }
+
+        #[test]
+        fn names_that_could_break_sql_are_refused(name in ".*[^A-Z0-9_].*") {
+            proptest::prop_assert!(check_site_name(&name).is_err());
+        }
+    }
+
     #[test]
     fn reads_the_ob_table_and_ignores_the_others() {
         let c = parse(GOOD).unwrap();

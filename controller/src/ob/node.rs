@@ -77,6 +77,18 @@ pub fn ident(s: &str) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn literals_round_trip(s in ".*") {
+            let q = literal(&s);
+            proptest::prop_assert!(q.starts_with('\'') && q.ends_with('\''));
+            let inner = &q[1..q.len() - 1];
+            // Every quote inside comes doubled, so the literal cannot end early.
+            proptest::prop_assert!(!inner.replace("''", "").contains('\''));
+            proptest::prop_assert_eq!(inner.replace("''", "'"), s);
+        }
+    }
+
     #[test]
     fn quoting_doubles_the_quote_character() {
         assert_eq!(literal("host=a password='x'"), "'host=a password=''x'''");

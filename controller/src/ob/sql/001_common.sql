@@ -92,12 +92,14 @@ LANGUAGE sql STABLE SET search_path = public, pg_catalog
 AS $$ SELECT name FROM ob_node $$;
 
 -- Validation of locally written runs: clear messages naming the run and the problem.
+-- The two guards never run in the apply worker (ordinary triggers fire only for local writes),
+-- so they qualify names instead of SET search_path, which would cost ~16 µs on every row.
 CREATE FUNCTION obs_run_guard() RETURNS trigger
-LANGUAGE plpgsql SET search_path = public, pg_catalog
+LANGUAGE plpgsql
 AS $$
 DECLARE
-    me text := ob_node_name();
-    r obs_run;
+    me text := (SELECT n.name FROM public.ob_node n);
+    r public.obs_run;
     owner text;
 BEGIN
     IF me IS NULL THEN
@@ -142,13 +144,13 @@ CREATE TRIGGER obs_run_guard BEFORE INSERT OR UPDATE OR DELETE ON obs_run
 -- Validation, ownership and bookkeeping of locally written OBs. Fires only for local writes
 -- (not inside the replication apply worker), so each OB is checked once, at its owner.
 CREATE FUNCTION ob_guard() RETURNS trigger
-LANGUAGE plpgsql SET search_path = public, pg_catalog
+LANGUAGE plpgsql
 AS $$
 DECLARE
-    me text := ob_node_name();
-    o ob;
+    me text := (SELECT n.name FROM public.ob_node n);
+    o public.ob;
     owner text;
-    run obs_run;
+    run public.obs_run;
 BEGIN
     IF me IS NULL THEN
         RAISE EXCEPTION 'this database is not an initialised OB node (run asto ob init)';
@@ -225,7 +227,7 @@ BEGIN
                     USING ERRCODE = 'check_violation';
             END IF;
         END IF;
-        SELECT * INTO run FROM obs_run WHERE obs_run.run_id = o.run_id;
+        SELECT * INTO run FROM public.obs_run WHERE obs_run.run_id = o.run_id;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'OB %: run % does not exist', o.ob_id, coalesce(o.run_id::text, 'NULL')
                 USING ERRCODE = 'foreign_key_violation';
