@@ -60,6 +60,18 @@ enum Command {
     /// Observation-block replication and archiving on PostgreSQL.
     #[command(subcommand)]
     Ob(cli::ob::Command),
+    /// The passive ingest daemon: trigger files in an inbox become archived, versioned files.
+    #[command(subcommand)]
+    Inbox(cli::inbox::Command),
+    /// Find archive files by name pattern, keywords, observation date and free text.
+    Browse(cli::browse::Args),
+    /// Get archived files back, from their stage or straight from a volume in the jukebox.
+    Retrieve(cli::retrieve::Args),
+    /// Consistency check: stage files and volumes against the catalogue.
+    Check(cli::check::Args),
+    /// Distribution requests: archive files as tar.gz bundles or on user media.
+    #[command(subcommand)]
+    Distribute(cli::distribute::Command),
     /// Check the configuration: every error with its file and key.
     #[command(subcommand)]
     Config(cli::config_check::Command),
@@ -107,6 +119,11 @@ fn main() -> ExitCode {
         Command::Changer(c) => cli::changer::run(c, cli.json),
         Command::Scsi(c) => cli::scsi::run(c, cli.json),
         Command::Ob(c) => cli::ob::run(c, cli.json),
+        Command::Inbox(c) => cli::inbox::run(c, cli.json),
+        Command::Browse(a) => cli::browse::run(a, cli.json),
+        Command::Retrieve(a) => cli::retrieve::run(a, cli.json),
+        Command::Check(a) => cli::check::run(a, cli.json),
+        Command::Distribute(c) => cli::distribute::run(c, cli.json),
         Command::Config(c) => cli::config_check::run(c, cli.json),
         Command::Doctor(a) => cli::doctor::run(a, cli.json),
         Command::Completions(a) => cli::completions::completions(a, Cli::command()),

@@ -14,6 +14,8 @@
 //! and the HTTP API call the same code.
 
 pub mod browse;
+pub mod consistency;
+pub mod distribution;
 pub mod fits;
 pub mod inbox;
 pub mod ingest;

@@ -3,6 +3,7 @@
 
 pub mod browse;
 pub mod changer;
+pub mod check;
 pub mod client;
 pub mod completions;
 pub mod config_check;
@@ -10,6 +11,7 @@ pub mod context;
 pub mod controller;
 pub mod demo;
 pub mod devices;
+pub mod distribute;
 pub mod doctor;
 pub mod image;
 pub mod inbox;

@@ -63,8 +63,10 @@ CREATE INDEX ingest_queue_state ON ingest_queue (state);
 CREATE TABLE distributions (
     id            INTEGER PRIMARY KEY,
     requester     TEXT    NOT NULL,
+    principal     TEXT    NOT NULL,         -- JSON: who asked (rights are checked again when it runs)
     method        TEXT    NOT NULL CHECK (method IN ('bundle', 'media')),
     media_type    TEXT,
+    copies        INTEGER,
     state         TEXT    NOT NULL CHECK (state IN ('queued', 'copying', 'verifying', 'done', 'failed')),
     created_at    TEXT    NOT NULL,
     started_at    TEXT,
