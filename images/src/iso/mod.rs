@@ -17,7 +17,7 @@ mod tree;
 
 use std::io::Write;
 
-use tracing::debug;
+use tracing::{debug, info};
 
 use bytes::{both_u16, both_u32, date7, SECTOR};
 use descriptor::{path_table, path_table_size, terminator, volume_descriptor, DescriptorLayout, DescriptorText, PathTableDir};
@@ -502,6 +502,7 @@ impl IsoPlan {
         // Empty files have no data item, but are in the list with the empty checksum.
         sink.pad_to(self.total)?;
         let image_sha256 = sink.finish(self.total)?;
+        info!(volume = %self.volume_id, bytes = self.total, files = files.len(), "ISO image written");
         Ok(WriteSummary { bytes: self.total, files, image_sha256 })
     }
 }

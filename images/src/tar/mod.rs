@@ -11,7 +11,7 @@ mod header;
 use std::io::Write;
 use std::path::PathBuf;
 
-use tracing::debug;
+use tracing::{debug, info};
 
 use crate::error::ImageError;
 use crate::manifest::Manifest;
@@ -254,6 +254,7 @@ impl TarPlan {
             sink.pad_to(self.total)?;
             sink.finish(self.total)
         })?;
+        info!(volume = %self.volume_id, bytes = self.total, files = files.len(), record = self.record_size, "tar stream written");
         Ok(WriteSummary { bytes: self.total, files, image_sha256 })
     }
 }
