@@ -96,3 +96,17 @@ proptest! {
         let _ = read_tar(&tar_bytes[..keep.index(tar_bytes.len())]);
     }
 }
+
+#[test]
+fn an_empty_unit_still_carries_its_manifest() {
+    let unit = UnitContent { volume_id: "EMPTY".into(), request: "r".into(), created: Timestamp::new(0, 0), entries: vec![] };
+    let mut iso_bytes = Vec::new();
+    iso::plan(&unit, &IsoOptions::default()).unwrap().write_to(&mut iso_bytes).unwrap();
+    let mut tar_bytes = Vec::new();
+    tar::plan(&unit, &TarOptions::default()).unwrap().write_to(&mut tar_bytes).unwrap();
+    for read in [read_iso(&iso_bytes[..]).unwrap(), read_tar(&tar_bytes[..]).unwrap()] {
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        assert!(read.files.is_empty());
+        assert_eq!(read.manifest.unwrap().unit, "EMPTY");
+    }
+}

@@ -359,5 +359,10 @@ pub fn read_iso<R: Read>(input: R) -> Result<ReadSummary, ImageError> {
     let mut problems = std::mem::take(&mut r.problems);
     let (manifest, mut found) = against_lists(&files, sums.as_deref(), manifest.as_deref());
     problems.append(&mut found);
+    if let (Some(m), Some(v)) = (&manifest, &volume_id)
+        && &m.unit != v
+    {
+        problems.push(format!("volume ID {v:?} differs from the manifest's unit {:?}", m.unit));
+    }
     Ok(ReadSummary { volume_id, manifest, files, problems })
 }
