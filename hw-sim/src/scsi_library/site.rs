@@ -18,14 +18,27 @@ use serde::{Deserialize, Serialize};
 
 use super::contents::{ContentsError, LibraryContents};
 use super::faults::LibraryFaults;
+use super::bay::{Bay, DiscBay};
 use super::target::{LibraryLayout, LibrarySpec, SimLibrary};
 use crate::scsi_tape::cartridge::CartridgeError;
 use crate::scsi_tape::{Cartridge, CartridgeMeta, SimTapeDrive, TapeDriveConfig, TapeFaults};
+
+/// What the library's drives are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LibraryKind {
+    /// A tape library with SCSI tape drives.
+    #[default]
+    Tape,
+    /// An optical jukebox whose bays burn discs as `stdio:` pseudo-drive files.
+    Optical,
+}
 
 /// Configuration of a simulated site.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SiteConfig {
+    pub kind: LibraryKind,
     pub library_serial: String,
     pub layout: LibraryLayout,
     /// Template for the drives; drive N gets serial `<serial>N`.
@@ -39,6 +52,7 @@ pub struct SiteConfig {
 impl Default for SiteConfig {
     fn default() -> Self {
         SiteConfig {
+            kind: LibraryKind::Tape,
             library_serial: "SIMLIB0001".into(),
             layout: LibraryLayout::default(),
             drive: TapeDriveConfig::default(),
@@ -108,7 +122,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SiteError> {
 pub struct SimSite {
     dir: PathBuf,
     library: SimLibrary,
-    drives: Vec<SimTapeDrive>,
+    drives: Vec<Bay>,
     _lock: Flock<File>,
 }
 
@@ -150,7 +164,16 @@ impl SimSite {
         let mut drives = Vec::new();
         for (i, loaded) in contents.drives.iter().enumerate() {
             // DVCID carries a 10-character serial: 8 of the template and a 2-digit index.
-            let drive_config = TapeDriveConfig { serial: format!("{:.8}{i:02}", config.drive.serial), ..config.drive.clone() };
+            let serial = format!("{:.8}{i:02}", config.drive.serial);
+            if config.kind == LibraryKind::Optical {
+                let bay = DiscBay::new(&serial, media.clone());
+                if let Some(barcode) = loaded {
+                    bay.insert(barcode);
+                }
+                drives.push(Bay::Disc(bay));
+                continue;
+            }
+            let drive_config = TapeDriveConfig { serial, ..config.drive.clone() };
             let drive = SimTapeDrive::new(&format!("drive{i}"), drive_config);
             let st = state.drives.get(i);
             if let Some(barcode) = loaded {
@@ -167,7 +190,7 @@ impl SimSite {
             if let Some(f) = faults.drives.get(i) {
                 drive.set_faults(f.clone());
             }
-            drives.push(drive);
+            drives.push(Bay::Tape(drive));
         }
         let spec = LibrarySpec {
             serial: config.library_serial.clone(),
@@ -190,9 +213,20 @@ impl SimSite {
         self.library.clone()
     }
 
-    /// Drive `n` (an SSC target).
+    /// Tape drive `n` (an SSC target); `None` if there is none (or the site is a jukebox).
     pub fn drive(&self, n: usize) -> Option<SimTapeDrive> {
-        self.drives.get(n).cloned()
+        match self.drives.get(n) {
+            Some(Bay::Tape(d)) => Some(d.clone()),
+            _ => None,
+        }
+    }
+
+    /// Disc bay `n` of an optical jukebox.
+    pub fn disc_bay(&self, n: usize) -> Option<DiscBay> {
+        match self.drives.get(n) {
+            Some(Bay::Disc(b)) => Some(b.clone()),
+            _ => None,
+        }
     }
 
     /// Number of drives.
@@ -211,13 +245,15 @@ impl SimSite {
         let sources = snap.drive_sources;
         let contents = LibraryContents { drives: snap.drives, pickers: 1, import_export: snap.import_export, slots: snap.slots };
         let mut state = SiteState::default();
-        for (i, d) in self.drives.iter().enumerate() {
-            d.sync()?;
-            state.drives.push(DriveState {
-                threaded: d.contents().is_some_and(|(_, t)| t),
-                position: d.object_position(),
-                source: sources.get(i).copied().flatten(),
-            });
+        for (i, bay) in self.drives.iter().enumerate() {
+            let (threaded, position) = match bay {
+                Bay::Tape(d) => {
+                    d.sync()?;
+                    (d.contents().is_some_and(|(_, t)| t), d.object_position())
+                }
+                Bay::Disc(_) => (false, 0),
+            };
+            state.drives.push(DriveState { threaded, position, source: sources.get(i).copied().flatten() });
         }
         let json = serde_json::to_vec_pretty(&state).map_err(|e| SiteError::Json { path: self.dir.join("state.json"), detail: e.to_string() })?;
         write_atomic(&self.dir.join("state.json"), &json)?;

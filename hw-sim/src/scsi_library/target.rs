@@ -19,7 +19,8 @@ use asto_drivers::smc::element_address::ElementAddressAssignment;
 use asto_drivers::smc::element_status::{self, ElementDescriptor};
 
 use super::faults::LibraryFaults;
-use crate::scsi_tape::{Cartridge, CartridgeMeta, SimTapeDrive};
+use super::bay::Bay;
+use crate::scsi_tape::{Cartridge, CartridgeMeta};
 
 /// Where each element type starts (the default is mhvtl's STK L80 personality: picker 1,
 /// import/export from 10, drives from 500, storage from 1000).
@@ -77,7 +78,7 @@ struct State {
     new_cartridge: CartridgeMeta,
     slots: Vec<Option<SlotVolume>>,
     import_export: Vec<Option<SlotVolume>>,
-    drives: Vec<SimTapeDrive>,
+    drives: Vec<Bay>,
     drive_sources: Vec<Option<u16>>,
     unit_attentions: VecDeque<(u8, u8)>,
     faults: LibraryFaults,
@@ -107,7 +108,7 @@ fn illegal(field: u16) -> Sense {
 
 impl SimLibrary {
     /// A library built from `spec` around `drives`.
-    pub fn new(name: &str, spec: LibrarySpec, drives: Vec<SimTapeDrive>) -> SimLibrary {
+    pub fn new(name: &str, spec: LibrarySpec, drives: Vec<Bay>) -> SimLibrary {
         let vol = |b: Option<String>| b.map(|barcode| SlotVolume { barcode, source: None });
         let n = drives.len();
         let state = State {
@@ -172,8 +173,8 @@ impl SimLibrary {
         }
     }
 
-    /// The drives of this library.
-    pub fn drives(&self) -> Vec<SimTapeDrive> {
+    /// The drives (or disc bays) of this library.
+    pub fn drives(&self) -> Vec<Bay> {
         self.lock().drives.clone()
     }
 }
@@ -366,16 +367,19 @@ impl State {
             Slot::Storage(i) => self.slots[i].take().ok_or(Sense::new(SenseKey::IllegalRequest, 0x3b, 0x0e)),
             Slot::ImportExport(i) => self.import_export[i].take().ok_or(Sense::new(SenseKey::IllegalRequest, 0x3b, 0x0e)),
             Slot::Drive(i) => {
-                let drive = &self.drives[i];
-                match drive.contents() {
-                    None => Err(Sense::new(SenseKey::IllegalRequest, 0x3b, 0x0e)),
-                    Some((_, true)) => Err(Sense::new(SenseKey::IllegalRequest, 0x3a, 0x00)),
-                    Some((barcode, false)) => {
-                        drive.take().map_err(|_| Sense::new(SenseKey::HardwareError, 0x53, 0x01))?;
-                        let source = self.drive_sources[i].take();
-                        Ok(SlotVolume { barcode, source })
-                    }
-                }
+                let barcode = match &self.drives[i] {
+                    Bay::Tape(drive) => match drive.contents() {
+                        None => return Err(Sense::new(SenseKey::IllegalRequest, 0x3b, 0x0e)),
+                        Some((_, true)) => return Err(Sense::new(SenseKey::IllegalRequest, 0x3a, 0x00)),
+                        Some((barcode, false)) => {
+                            drive.take().map_err(|_| Sense::new(SenseKey::HardwareError, 0x53, 0x01))?;
+                            barcode
+                        }
+                    },
+                    Bay::Disc(bay) => bay.take().ok_or(Sense::new(SenseKey::IllegalRequest, 0x3b, 0x0e))?,
+                };
+                let source = self.drive_sources[i].take();
+                Ok(SlotVolume { barcode, source })
             }
         }
     }
@@ -424,7 +428,7 @@ impl State {
         }
         // Open the cartridge before taking it out, so a failure leaves everything in place.
         let cartridge = match to {
-            Slot::Drive(_) => {
+            Slot::Drive(i) if matches!(self.drives[i], Bay::Tape(_)) => {
                 let barcode = match from {
                     Slot::Storage(i) => self.slots[i].as_ref().map(|v| v.barcode.clone()),
                     Slot::ImportExport(i) => self.import_export[i].as_ref().map(|v| v.barcode.clone()),
@@ -447,11 +451,20 @@ impl State {
             Slot::Storage(i) => self.slots[i] = Some(SlotVolume { source: None, ..volume }),
             Slot::ImportExport(i) => self.import_export[i] = Some(volume),
             Slot::Drive(i) => {
-                let cartridge = match cartridge {
-                    Some(c) => c,
-                    None => self.open_cartridge(&volume.barcode)?,
-                };
-                self.drives[i].insert(cartridge).map_err(|_| Sense::new(SenseKey::IllegalRequest, 0x3b, 0x0d))?;
+                match &self.drives[i] {
+                    Bay::Tape(drive) => {
+                        let cartridge = match cartridge {
+                            Some(c) => c,
+                            None => self.open_cartridge(&volume.barcode)?,
+                        };
+                        drive.insert(cartridge).map_err(|_| Sense::new(SenseKey::IllegalRequest, 0x3b, 0x0d))?;
+                    }
+                    Bay::Disc(bay) => {
+                        if !bay.insert(&volume.barcode) {
+                            return Err(Sense::new(SenseKey::IllegalRequest, 0x3b, 0x0d));
+                        }
+                    }
+                }
                 self.drive_sources[i] = volume.source;
             }
         }
