@@ -188,4 +188,16 @@ fn bad_data_and_changes_of_mode_or_site_are_refused() {
     bad(&["archive", "vm", "--site", "ARMAZONES"], "unknown site \"ARMAZONES\"");
     bad(&["check", "--site", "ARMAZONES"], "unknown site \"ARMAZONES\"");
     bad(&["recover", "0"], "positive number");
+
+    // init is idempotent, and refuses a configuration that swaps the nodes' databases.
+    let again = topo.asto_json(&["init"]);
+    assert!(again["subscriptions_created"].as_array().unwrap().is_empty(), "{again:#}");
+    assert!(again["nodes"].as_array().unwrap().iter().all(|n| n["migrations_applied"].as_array().unwrap().is_empty()));
+    let text = std::fs::read_to_string(&topo.config).unwrap();
+    let swapped = text.replace("name = \"PARANAL\"", "name = \"TMP\"").replace("name = \"LASILLA\"", "name = \"PARANAL\"").replace("name = \"TMP\"", "name = \"LASILLA\"");
+    let swapped_path = topo.dir().join("swapped.toml");
+    std::fs::write(&swapped_path, swapped).unwrap();
+    let out = asto_tests::asto(["ob", "init", "--config"]).arg(&swapped_path).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("initialised as node PARANAL"), "{err}");
 }
