@@ -182,8 +182,16 @@ fn single_files_come_back_from_tape_positioned_at_their_block() {
     // Offline volumes: a clear error naming them, and nothing delivered.
     conn.execute("UPDATE volumes SET location = 'shelf'", []).unwrap();
     let err = ws.fails(["retrieve", "-o", out.to_str().unwrap(), "raw/tapes/obs003.fits"]);
-    assert!(err.contains("offline volumes") && err.contains("(shelf)"), "{err}");
+    assert!(err.contains("offline volumes") && err.contains("(shelf)") && err.contains("operator prompt"), "{err}");
     assert!(!out.join("obs003.fits").exists());
+    let prompts = ws.json(["prompts", "list"]);
+    let open: Vec<&Value> = prompts.as_array().unwrap().iter().filter(|p| p["kind"] == "move_volume").collect();
+    assert_eq!(open.len(), 1, "{prompts}");
+    assert!(open[0]["message"].as_str().unwrap().contains("into the jukebox"), "{prompts}");
+    // Asking again does not pile up prompts for the same volume.
+    ws.fails(["retrieve", "-o", out.to_str().unwrap(), "raw/tapes/obs004.fits"]);
+    let again = ws.json(["prompts", "list"]);
+    assert_eq!(again.as_array().unwrap().iter().filter(|p| p["kind"] == "move_volume").count(), 1, "{again}");
 }
 
 #[test]

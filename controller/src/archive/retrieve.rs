@@ -15,7 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::rights::{self, Principal};
-use crate::catalogue::events;
+use crate::catalogue::{self, events};
 use crate::config::{Config, StageKind};
 use crate::error::{Error, Result};
 use crate::media::MediaKind;
@@ -204,6 +204,21 @@ pub fn copies_of(conn: &Connection, file_id: i64) -> Result<Vec<CopyOf>> {
     Ok(rows)
 }
 
+/// Ask the operator to put an offline volume into the jukebox (once: an open prompt for the same
+/// volume is reused). Returns the prompt's id.
+fn prompt_for_volume(conn: &Connection, barcode: &str, location: &str, path: &str) -> Result<i64> {
+    let open: Option<i64> = conn
+        .query_row("SELECT id FROM prompts WHERE kind = 'move_volume' AND volume = ?1 AND acked_at IS NULL ORDER BY id LIMIT 1", [barcode], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = open {
+        return Ok(id);
+    }
+    let message = format!("put volume {barcode} (now at {location}) into the jukebox: '{path}' is to be retrieved from it");
+    let id = catalogue::prompts::raise(conn, "move_volume", &message, None, Some(barcode), None)?;
+    tracing::info!(prompt = id, volume = barcode, "operator asked to load an offline volume for a retrieval");
+    Ok(id)
+}
+
 /// Online: in a jukebox slot (the only place the controller can load it from by itself).
 pub fn is_online(location: &str) -> bool {
     location.starts_with("jukebox:")
@@ -233,10 +248,12 @@ fn from_volume(conn: &Connection, config: &Config, agent: &Agent, file: &FileRow
     }
     let Some(copy) = copies.iter().find(|c| is_online(&c.location)) else {
         let list: Vec<String> = copies.iter().map(|c| format!("{} ({})", c.barcode, c.location)).collect();
+        let prompt = prompt_for_volume(conn, &copies[0].barcode, &copies[0].location, &file.path)?;
         return Err(Error::State(format!(
-            "'{}' is only on offline volumes: {}; put one of them into the jukebox and retry",
+            "'{}' is only on offline volumes: {}; operator prompt {prompt} asks for {} to be put into the jukebox: retry once it is",
             file.path,
-            list.join(", ")
+            list.join(", "),
+            copies[0].barcode
         )));
     };
     let prepared = jobs::prepared_unit(conn, copy.unit_id)?;
