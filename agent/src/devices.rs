@@ -126,10 +126,9 @@ impl DeviceSet {
 
     /// Get a writable medium for `device`: erase `reuse` (a scratch tape) or take a new blank
     /// one from the supply. Returns its barcode.
-    pub fn provision(&self, device: &str, media: &MediumRef, reuse: Option<&str>) -> Result<String, AgentError> {
-        let kind = self.lock(device)?.kind();
+    pub fn provision(&self, kind: DeviceKind, media: &MediumRef, reuse: Option<&str>) -> Result<String, AgentError> {
         let shelf = self.shelf()?;
-        let io = |source| AgentError::Io { path: PathBuf::from(device), source };
+        let io = |source| AgentError::Io { path: PathBuf::from(&media.barcode), source };
         match (kind, reuse) {
             (DeviceKind::Tape, Some(barcode)) => {
                 shelf.erase_tape(barcode).map_err(io)?;
@@ -163,6 +162,11 @@ impl DeviceSet {
             }
         }
         Ok(())
+    }
+
+    /// Names of the devices.
+    pub fn names(&self) -> Vec<String> {
+        self.devices.keys().cloned().collect()
     }
 
     /// Take the medium out of `device`.

@@ -26,10 +26,14 @@ pub enum AgentError {
     Medium { barcode: String, message: String },
     #[error("{path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },
+    /// An action run by an agent on another host failed (or its lease ran out).
+    #[error("agent {agent}: {message}")]
+    Remote { agent: String, message: String, blame: Blame },
 }
 
 /// Who is to blame for a failed action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Blame {
     /// The medium: mark the volume bad and write the copy on another one.
     Medium,
@@ -46,6 +50,7 @@ impl AgentError {
             AgentError::Burn { source, .. } if source.is_medium_fault() => Blame::Medium,
             AgentError::VerifyFailed { .. } | AgentError::Medium { .. } => Blame::Medium,
             AgentError::Tape { .. } | AgentError::Burn { .. } => Blame::Device,
+            AgentError::Remote { blame, .. } => *blame,
             _ => Blame::Other,
         }
     }

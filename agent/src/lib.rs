@@ -9,6 +9,7 @@
 mod devices;
 mod error;
 mod prepare;
+pub mod remote;
 pub mod retrieve;
 mod tape_stream;
 mod verify;
@@ -57,9 +58,15 @@ impl Agent {
         prepare::discard(unit)
     }
 
-    /// Get a writable medium into reach of `device`; returns its barcode.
-    pub fn provision(&self, device: &str, medium: &MediumRef, reuse: Option<&str>) -> Result<String, AgentError> {
-        self.devices.provision(device, medium, reuse)
+    /// Get a writable medium for a device of `kind`: erase `reuse` (a scratch tape) or take a new
+    /// blank one from the simulated shelf. Returns its barcode.
+    pub fn provision(&self, kind: DeviceKind, medium: &MediumRef, reuse: Option<&str>) -> Result<String, AgentError> {
+        self.devices.provision(kind, medium, reuse)
+    }
+
+    /// Names of this agent's devices.
+    pub fn device_names(&self) -> Vec<String> {
+        self.devices.names()
     }
 
     /// Write one copy.
@@ -147,7 +154,7 @@ mod tests {
         let (agent, files) = setup(dir.path());
         let unit = agent.prepare(&spec(files, ImageFormat::Tar, false)).unwrap();
         assert_eq!(unit.image_bytes % (256 << 10), 0);
-        let barcode = agent.provision("tape0", &tape_medium(""), None).unwrap();
+        let barcode = agent.provision(DeviceKind::Tape, &tape_medium(""), None).unwrap();
         assert_eq!(barcode, "AS0001L5");
         let medium = tape_medium(&barcode);
         let report = agent.write(&WriteJob { copy_id: 1, device: "tape0".into(), medium: medium.clone(), unit: unit.clone() }, &mut |_| {}).unwrap();
@@ -170,7 +177,7 @@ mod tests {
         let (agent, files) = setup(dir.path());
         let unit = agent.prepare(&spec(files.clone(), ImageFormat::Tar, false)).unwrap();
         std::fs::write(&files[0].source, b"first fil3").unwrap();
-        let barcode = agent.provision("tape0", &tape_medium(""), None).unwrap();
+        let barcode = agent.provision(DeviceKind::Tape, &tape_medium(""), None).unwrap();
         let err = agent.write(&WriteJob { copy_id: 1, device: "tape0".into(), medium: tape_medium(&barcode), unit }, &mut |_| {}).unwrap_err();
         assert_eq!(err.blame(), Blame::Other, "{err}");
         assert!(err.to_string().contains("changed"), "{err}");

@@ -117,3 +117,66 @@ pub struct VerifyReport {
     pub files_checked: usize,
     pub bytes_read: u64,
 }
+
+/// An action for an agent on another host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Job {
+    Write(WriteJob),
+    Verify(VerifyJob),
+}
+
+impl Job {
+    pub fn device(&self) -> &str {
+        match self {
+            Job::Write(j) => &j.device,
+            Job::Verify(j) => &j.device,
+        }
+    }
+}
+
+/// `POST /v1/agent/register`: the devices this agent drives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub devices: Vec<String>,
+    pub version: String,
+}
+
+/// `POST /v1/agent/lease` body: the devices free for work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRequest {
+    pub free_devices: Vec<String>,
+}
+
+/// A leased action: do `job`, report progress (which extends the lease) and the outcome, each
+/// with `fence`, before `lease_secs` pass without a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeasedAction {
+    pub id: i64,
+    pub fence: i64,
+    pub lease_secs: u64,
+    pub job: Job,
+}
+
+/// Progress of a leased action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionProgress {
+    pub fence: i64,
+    pub done: u64,
+}
+
+/// How a leased action ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum Outcome {
+    Written(WriteReport),
+    Verified(VerifyReport),
+    Failed { message: String, blame: crate::Blame },
+}
+
+/// `POST /v1/agent/actions/{id}/result`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionResult {
+    pub fence: i64,
+    pub outcome: Outcome,
+}

@@ -124,6 +124,8 @@ pub struct DeviceConfig {
     /// Rated speed (bytes per second, e.g. "160MB"); the sim backend throttles to it.
     #[serde(default, with = "serde_size::option")]
     pub rate: Option<u64>,
+    /// The agent that drives this device (its token's name); none: the embedded agent.
+    pub agent: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +219,13 @@ struct ApiFile {
     listen: String,
     #[serde(default)]
     token: Vec<TokenConfig>,
+    /// Seconds an agent may go without reporting before its action is given to another device.
+    #[serde(default = "default_lease")]
+    lease_secs: u64,
+}
+
+fn default_lease() -> u64 {
+    30
 }
 
 fn default_listen() -> String {
@@ -227,6 +236,7 @@ fn default_listen() -> String {
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     pub listen: String,
+    pub lease_secs: u64,
     /// (name, role, secret)
     pub tokens: Vec<(String, Role, String)>,
 }
@@ -413,7 +423,12 @@ impl Config {
             return Err(err("devices use the sim backend but there is no [sim] table with a shelf".into()));
         }
         let api = match raw.api {
-            None => None,
+            None => {
+                if let Some((i, d)) = devices.iter().enumerate().find(|(_, d)| d.agent.is_some()) {
+                    return Err(err(format!("device[{i}].agent is set (device '{}') but there is no [api] table for agents to reach", d.name)));
+                }
+                None
+            }
             Some(a) => {
                 let mut tokens = Vec::new();
                 for (i, t) in a.token.iter().enumerate() {
@@ -436,7 +451,17 @@ impl Config {
                     tokens.push((t.name.clone(), t.role, secret));
                 }
                 a.listen.parse::<std::net::SocketAddr>().map_err(|e| err(format!("api.listen = '{}': {e}", a.listen)))?;
-                Some(ApiConfig { listen: a.listen, tokens })
+                for (i, d) in devices.iter().enumerate() {
+                    if let Some(agent) = &d.agent {
+                        if !tokens.iter().any(|(n, r, _)| n == agent && *r == Role::Agent) {
+                            return Err(err(format!("device[{i}].agent = '{agent}': there is no [[api.token]] with that name and role agent")));
+                        }
+                    }
+                }
+                if a.lease_secs == 0 {
+                    return Err(err("api.lease_secs must be at least 1".into()));
+                }
+                Some(ApiConfig { listen: a.listen, lease_secs: a.lease_secs, tokens })
             }
         };
         Ok(Config {

@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The agent daemon of a media host: drives its devices, takes work from the controller.
+    Agent(cli::agent::Args),
     /// The controller daemon: HTTP API, pipeline and embedded agent.
     Controller(cli::controller::Args),
     /// Devices: state, what they are busy with, their groups.
@@ -60,18 +62,6 @@ enum Command {
     /// Observation-block replication and archiving on PostgreSQL.
     #[command(subcommand)]
     Ob(cli::ob::Command),
-    /// The passive ingest daemon: trigger files in an inbox become archived, versioned files.
-    #[command(subcommand)]
-    Inbox(cli::inbox::Command),
-    /// Find archive files by name pattern, keywords, observation date and free text.
-    Browse(cli::browse::Args),
-    /// Get archived files back, from their stage or straight from a volume in the jukebox.
-    Retrieve(cli::retrieve::Args),
-    /// Consistency check: stage files and volumes against the catalogue.
-    Check(cli::check::Args),
-    /// Distribution requests: archive files as tar.gz bundles or on user media.
-    #[command(subcommand)]
-    Distribute(cli::distribute::Command),
     /// Check the configuration: every error with its file and key.
     #[command(subcommand)]
     Config(cli::config_check::Command),
@@ -90,18 +80,26 @@ enum Command {
     Browse(cli::browse::Args),
     /// Get archived files back, from their stage or straight from a volume in the jukebox.
     Retrieve(cli::retrieve::Args),
+    /// Consistency check: stage files and volumes against the catalogue.
+    Check(cli::check::Args),
+    /// Distribution requests: archive files as tar.gz bundles or on user media.
+    #[command(subcommand)]
+    Distribute(cli::distribute::Command),
 }
 
 /// Logs go to stderr; `ASTO_LOG` sets the filter (e.g. `debug`, `asto_controller=trace`).
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ASTO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // A closed stderr must not kill a daemon: tracing's own report of a failed log write would
+    // itself write to stderr and panic.
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).log_internal_errors(false).init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(if matches!(cli.command, Command::Run(_) | Command::Controller(_)) { "info" } else { "warn" });
+    init_logging(if matches!(cli.command, Command::Run(_) | Command::Controller(_) | Command::Agent(_)) { "info" } else { "warn" });
     let result = match cli.command {
+        Command::Agent(a) => cli::agent::run(a, cli.json),
         Command::Controller(a) => cli::controller::run(a, cli.json),
         Command::Demo(a) => cli::demo::run(a, cli.json),
         Command::Devices(a) => cli::devices::run_devices(a, cli.json),
@@ -119,11 +117,6 @@ fn main() -> ExitCode {
         Command::Changer(c) => cli::changer::run(c, cli.json),
         Command::Scsi(c) => cli::scsi::run(c, cli.json),
         Command::Ob(c) => cli::ob::run(c, cli.json),
-        Command::Inbox(c) => cli::inbox::run(c, cli.json),
-        Command::Browse(a) => cli::browse::run(a, cli.json),
-        Command::Retrieve(a) => cli::retrieve::run(a, cli.json),
-        Command::Check(a) => cli::check::run(a, cli.json),
-        Command::Distribute(c) => cli::distribute::run(c, cli.json),
         Command::Config(c) => cli::config_check::run(c, cli.json),
         Command::Doctor(a) => cli::doctor::run(a, cli.json),
         Command::Completions(a) => cli::completions::completions(a, Cli::command()),
@@ -131,6 +124,8 @@ fn main() -> ExitCode {
         Command::Inbox(c) => cli::inbox::run(c, cli.json),
         Command::Browse(a) => cli::browse::run(a, cli.json),
         Command::Retrieve(a) => cli::retrieve::run(a, cli.json),
+        Command::Check(a) => cli::check::run(a, cli.json),
+        Command::Distribute(c) => cli::distribute::run(c, cli.json),
     };
     match result {
         Ok(code) => code,

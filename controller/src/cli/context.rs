@@ -37,6 +37,7 @@ pub fn embedded_agent(config: &Config) -> anyhow::Result<Arc<Agent>> {
     let devices = config
         .devices
         .iter()
+        .filter(|d| d.agent.is_none())
         .map(|d| {
             let config::Backend::Sim = d.backend;
             DeviceSpec {

@@ -2,6 +2,7 @@
 //! operator CLI. Each subcommand family lives in its own file.
 
 pub mod browse;
+pub mod agent;
 pub mod changer;
 pub mod check;
 pub mod client;

@@ -15,12 +15,13 @@ pub mod recovery;
 pub mod rollback;
 pub mod state;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::Duration;
 
-use asto_agent::wire::{PreparedUnit, VerifyJob, VerifyReport, WriteJob, WriteReport};
-use asto_agent::{Agent, AgentError, Blame};
+use asto_agent::wire::{Job, Outcome, PreparedUnit, VerifyJob, VerifyReport, WriteJob, WriteReport};
+use asto_agent::{Agent, AgentError, Blame, DeviceKind};
 use rusqlite::{Connection, OptionalExtension, params};
 use tracing::{info, warn};
 
@@ -99,6 +100,7 @@ pub fn run(conn: &mut Connection, config: &Config, agent: Arc<Agent>, opts: &Run
         busy_copies: HashSet::new(),
         busy_devices: HashSet::new(),
         failed_units: HashSet::new(),
+        remote: HashMap::new(),
         summary: RunSummary::default(),
     };
     runner.run()?;
@@ -139,8 +141,13 @@ struct Runner<'a> {
     busy_devices: HashSet<String>,
     /// Units whose preparation failed in this run (not retried until the next run).
     failed_units: HashSet<i64>,
+    /// Actions dispatched to agents on other hosts: action id → (copy, device).
+    remote: HashMap<i64, (i64, String)>,
     summary: RunSummary,
 }
+
+/// How often the runner looks at the results of remote actions while it waits.
+const REMOTE_POLL: Duration = Duration::from_millis(200);
 
 fn unit_state(s: &str) -> Result<UnitState> {
     UnitState::parse(s).ok_or_else(|| Error::State(format!("unknown unit state {s}")))
@@ -168,8 +175,14 @@ impl Runner<'_> {
                 break;
             }
             if in_flight {
-                let done = self.rx.recv().map_err(|_| Error::State("worker channel closed".into()))?;
-                self.apply(done)?;
+                match self.rx.recv_timeout(REMOTE_POLL) {
+                    Ok(done) => self.apply(done)?,
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return Err(Error::State("worker channel closed".into())),
+                }
+                if !self.remote.is_empty() {
+                    self.collect_remote()?;
+                }
             }
         }
         self.summary.stalled = self.stalled()?;
@@ -321,7 +334,11 @@ impl Runner<'_> {
                 capacity: media.capacity,
                 profile: media.profile.clone(),
             };
-            let barcode = self.agent.provision(&device, &wanted, reuse.as_deref())?;
+            let kind = match media.kind {
+                crate::media::MediaKind::Tape => DeviceKind::Tape,
+                crate::media::MediaKind::Optical => DeviceKind::Optical,
+            };
+            let barcode = self.agent.provision(kind, &wanted, reuse.as_deref())?;
             let unit_prepared = jobs::prepared_unit(self.conn, unit)?;
             let tx = self.conn.transaction()?;
             let now = catalogue::now();
@@ -352,6 +369,11 @@ impl Runner<'_> {
             self.busy_copies.insert(copy);
             self.busy_devices.insert(device.clone());
             let job = WriteJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared };
+            if let Some(owner) = self.remote_agent(&device) {
+                self.dispatch(copy, &device, &owner, Job::Write(job))?;
+                started += 1;
+                continue;
+            }
             let (agent, tx, progress) = (self.agent.clone(), self.tx.clone(), self.progress.clone());
             std::thread::spawn(move || {
                 let key = format!("c{copy}");
@@ -473,6 +495,11 @@ impl Runner<'_> {
             self.busy_copies.insert(copy);
             self.busy_devices.insert(device.clone());
             let job = VerifyJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared, start_block };
+            if let Some(owner) = self.remote_agent(&device) {
+                self.dispatch(copy, &device, &owner, Job::Verify(job))?;
+                started += 1;
+                continue;
+            }
             let (agent, tx, progress) = (self.agent.clone(), self.tx.clone(), self.progress.clone());
             std::thread::spawn(move || {
                 let key = format!("v{copy}");
@@ -689,6 +716,75 @@ impl Runner<'_> {
         Ok(())
     }
 
+    // ----- actions on agents of other hosts -----------------------------------------------------
+
+    /// The agent that owns `device`, when it is not the embedded one.
+    fn remote_agent(&self, device: &str) -> Option<String> {
+        self.config.devices.iter().find(|d| d.name == device).and_then(|d| d.agent.clone())
+    }
+
+    /// Queue an action for a remote agent. It must be leased (and then reported on) within the
+    /// lease time, or it is given to another device.
+    fn dispatch(&mut self, copy: i64, device: &str, agent: &str, job: Job) -> Result<()> {
+        let kind = match job {
+            Job::Write(_) => "write",
+            Job::Verify(_) => "verify",
+        };
+        let json = serde_json::to_string(&job).map_err(|e| Error::State(e.to_string()))?;
+        let fence = fence_token(copy);
+        let expires = lease_deadline(self.config);
+        self.conn.execute(
+            "INSERT INTO actions (kind, copy_id, device, agent, job, fence, state, lease_expires, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8)",
+            params![kind, copy, device, agent, json, fence, expires, catalogue::now()],
+        )?;
+        let id = self.conn.last_insert_rowid();
+        info!(action = id, kind, copy, device, agent, "dispatched to agent");
+        self.remote.insert(id, (copy, device.to_owned()));
+        Ok(())
+    }
+
+    /// Turn finished and expired remote actions into results.
+    fn collect_remote(&mut self) -> Result<()> {
+        let ids: Vec<i64> = self.remote.keys().copied().collect();
+        let now = catalogue::now();
+        for id in ids {
+            let (kind, state, expires, agent, result): (String, String, String, String, Option<String>) = self.conn.query_row(
+                "SELECT kind, state, lease_expires, agent, result FROM actions WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )?;
+            let outcome = match state.as_str() {
+                "done" => {
+                    self.conn.execute("UPDATE actions SET state = 'collected' WHERE id = ?1", [id])?;
+                    let text = result.unwrap_or_default();
+                    serde_json::from_str::<Outcome>(&text).unwrap_or_else(|e| Outcome::Failed { message: format!("unreadable result: {e}"), blame: Blame::Other })
+                }
+                "queued" | "leased" if expires < now => {
+                    // Fence the action off first: a result arriving from now on is refused.
+                    let changed = self.conn.execute("UPDATE actions SET state = 'expired' WHERE id = ?1 AND state IN ('queued', 'leased')", [id])?;
+                    if changed == 0 {
+                        continue;
+                    }
+                    warn!(action = id, agent = %agent, "lease expired: the work goes to another device");
+                    Outcome::Failed { message: format!("lease expired: agent {agent} stopped reporting"), blame: Blame::Device }
+                }
+                _ => continue,
+            };
+            let Some((copy, device)) = self.remote.remove(&id) else { continue };
+            let remote_err = |message: String, blame: Blame| AgentError::Remote { agent: agent.clone(), message, blame };
+            let done = match (kind.as_str(), outcome) {
+                ("write", Outcome::Written(r)) => Done::Written { copy, device, result: Ok(r) },
+                ("verify", Outcome::Verified(r)) => Done::Verified { copy, device, result: Ok(r) },
+                ("write", Outcome::Failed { message, blame }) => Done::Written { copy, device, result: Err(remote_err(message, blame)) },
+                (_, Outcome::Failed { message, blame }) => Done::Verified { copy, device, result: Err(remote_err(message, blame)) },
+                (k, _) => Done::Written { copy, device, result: Err(remote_err(format!("agent answered a {k} action with the wrong outcome"), Blame::Other)) },
+            };
+            self.apply(done)?;
+        }
+        Ok(())
+    }
+
     fn apply(&mut self, done: Done) -> Result<()> {
         match done {
             Done::Prepared { unit, result } => self.prepared(unit, result),
@@ -763,6 +859,19 @@ fn fail_copy(
         tx.execute("UPDATE copies SET state = ?2, last_error = ?3 WHERE id = ?1", params![copy, to.as_str(), e.to_string()])?;
     }
     Ok(())
+}
+
+/// A fence token for a remote action: unpredictable enough that a stale agent cannot guess the
+/// token of the action that replaced its own.
+fn fence_token(copy: i64) -> i64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+    (nanos ^ copy.rotate_left(32) ^ i64::from(std::process::id())) & i64::MAX
+}
+
+/// When a lease given now runs out.
+pub fn lease_deadline(config: &Config) -> String {
+    let secs = config.api.as_ref().map_or(30, |a| a.lease_secs);
+    (chrono::Utc::now() + chrono::Duration::seconds(secs as i64)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn emit(progress: &Option<Sender<Progress>>, p: Progress) {

@@ -78,13 +78,13 @@ impl From<JsonRejection> for ApiError {
 type ApiResult = Result<Response, ApiError>;
 
 impl ApiState {
-    fn caller(&self, headers: &HeaderMap, need: Role) -> Result<Caller, ApiError> {
+    pub(crate) fn caller(&self, headers: &HeaderMap, need: Role) -> Result<Caller, ApiError> {
         let tokens = self.config.api.as_ref().map(|a| a.tokens.as_slice()).unwrap_or(&[]);
         Ok(authorize(headers, tokens, need)?)
     }
 
     /// Run `f` with the catalogue on a blocking thread.
-    async fn with_db<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub(crate) async fn with_db<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, &Config) -> Result<T, Error> + Send + 'static,
@@ -272,6 +272,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/prompts", get(list_prompts))
         .route("/v1/prompts/{id}/ack", post(ack_prompt))
         .route("/v1/progress", get(progress))
+        .merge(super::agents::routes())
+        .merge(super::metrics::routes(state.clone()))
         .fallback(not_found)
         .with_state(state)
 }

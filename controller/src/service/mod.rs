@@ -6,8 +6,10 @@
 //! transaction. The daemon holds the runner lock, so no `asto run` competes with it. Stopping it
 //! at any moment is safe: on the next start, recovery redoes whatever was interrupted.
 
+pub mod agents;
 pub mod api;
 pub mod auth;
+pub mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};

@@ -23,3 +23,21 @@ CREATE TABLE prompts (
     acked_by   TEXT
 );
 CREATE INDEX prompts_open ON prompts (acked_at);
+
+-- Actions dispatched to agents on other hosts. An agent leases an action for its device; the
+-- lease is extended by its progress reports; a result is accepted only with the action's fence
+-- while the lease is live, so a dead agent's work is reassigned and its late result refused.
+CREATE TABLE actions (
+    id            INTEGER PRIMARY KEY,
+    kind          TEXT    NOT NULL CHECK (kind IN ('write', 'verify')),
+    copy_id       INTEGER NOT NULL REFERENCES copies (id),
+    device        TEXT    NOT NULL,
+    agent         TEXT    NOT NULL,
+    job           TEXT    NOT NULL,             -- JSON: the agent wire job
+    fence         INTEGER NOT NULL,
+    state         TEXT    NOT NULL CHECK (state IN ('queued', 'leased', 'done', 'expired', 'collected')),
+    lease_expires TEXT    NOT NULL,             -- RFC 3339; queued actions expire too (agent gone)
+    result        TEXT,                         -- JSON: the agent's outcome
+    created_at    TEXT    NOT NULL
+);
+CREATE INDEX actions_open ON actions (state, agent);

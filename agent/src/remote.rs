@@ -1,0 +1,130 @@
+//! The agent as a daemon on a media host: it registers its devices with the controller, leases
+//! actions for its free devices, runs each on its own thread, streams progress (which keeps the
+//! lease alive) and reports the outcome with the action's fence. If the agent dies, its leases run
+//! out and the controller gives the work to another device; a result that arrives after that is
+//! refused by the fence.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use crate::wire::{ActionProgress, ActionResult, Job, LeaseRequest, LeasedAction, Outcome, Registration};
+use crate::{Agent, AgentError};
+
+/// How the agent reaches its controller.
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    /// Base URL, e.g. `http://controller:7420`.
+    pub controller: String,
+    pub token: String,
+    /// How often to ask for work when idle.
+    pub poll: Duration,
+}
+
+/// A failure to talk to the controller.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("controller {url}: {message}")]
+    Http { url: String, message: String },
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+}
+
+struct Api {
+    base: String,
+    token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Api {
+    fn post<B: serde::Serialize, R: serde::de::DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, RemoteError> {
+        let url = format!("{}{path}", self.base);
+        let err = |message: String| RemoteError::Http { url: url.clone(), message };
+        let resp = self.http.post(&url).bearer_auth(&self.token).json(body).send().map_err(|e| err(e.to_string()))?;
+        let status = resp.status();
+        let value: serde_json::Value = resp.json().map_err(|e| err(format!("{status}: unreadable reply: {e}")))?;
+        if !status.is_success() {
+            let msg = value.get("error").and_then(|v| v.as_str()).unwrap_or("no message").to_owned();
+            return Err(err(format!("{status}: {msg}")));
+        }
+        serde_json::from_value(value).map_err(|e| err(format!("unexpected reply: {e}")))
+    }
+}
+
+/// Run the agent daemon until `stop` is set.
+pub fn run(agent: Arc<Agent>, config: &RemoteConfig, stop: &AtomicBool) -> Result<(), RemoteError> {
+    let http = reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| RemoteError::Http { url: config.controller.clone(), message: e.to_string() })?;
+    let api = Arc::new(Api { base: config.controller.trim_end_matches('/').to_owned(), token: config.token.clone(), http });
+    let devices = agent.device_names();
+    let _: serde_json::Value = api.post("/v1/agent/register", &Registration { devices: devices.clone(), version: env!("CARGO_PKG_VERSION").into() })?;
+    info!(devices = ?devices, controller = %config.controller, "agent registered");
+    let busy: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
+    while !stop.load(Ordering::Relaxed) {
+        let free: Vec<String> = {
+            let busy = busy.lock().unwrap_or_else(|p| p.into_inner());
+            devices.iter().filter(|d| !busy.contains(*d)).cloned().collect()
+        };
+        let leased: Option<LeasedAction> = if free.is_empty() {
+            None
+        } else {
+            match api.post("/v1/agent/lease", &LeaseRequest { free_devices: free }) {
+                Ok(l) => l,
+                Err(e) => {
+                    warn!(error = %e, "lease request failed");
+                    None
+                }
+            }
+        };
+        let Some(action) = leased else {
+            std::thread::sleep(config.poll);
+            continue;
+        };
+        let device = action.job.device().to_owned();
+        info!(action = action.id, device = %device, "action leased");
+        busy.lock().unwrap_or_else(|p| p.into_inner()).insert(device.clone());
+        let (agent, api, busy) = (agent.clone(), api.clone(), busy.clone());
+        std::thread::spawn(move || {
+            execute(&agent, &api, &action);
+            busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&device);
+        });
+    }
+    Ok(())
+}
+
+/// Run one leased action and report its outcome.
+fn execute(agent: &Agent, api: &Api, action: &LeasedAction) {
+    let id = action.id;
+    let fence = action.fence;
+    // Report at least every third of the lease, and on progress.
+    let interval = Duration::from_secs((action.lease_secs / 3).max(1));
+    let mut last = Instant::now();
+    let mut progress = |done: u64| {
+        if last.elapsed() >= interval.min(Duration::from_secs(1)) {
+            last = Instant::now();
+            if let Err(e) = api.post::<_, serde_json::Value>(&format!("/v1/agent/actions/{id}/progress"), &ActionProgress { fence, done }) {
+                warn!(action = id, error = %e, "progress not accepted");
+            }
+        }
+    };
+    let outcome = match &action.job {
+        Job::Write(job) => match agent.write(job, &mut progress) {
+            Ok(r) => Outcome::Written(r),
+            Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
+        },
+        Job::Verify(job) => match agent.verify(job, &mut progress).and_then(|r| agent.unload(&job.device).map(|()| r)) {
+            Ok(r) => Outcome::Verified(r),
+            Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
+        },
+    };
+    match api.post::<_, serde_json::Value>(&format!("/v1/agent/actions/{id}/result"), &ActionResult { fence, outcome }) {
+        Ok(_) => info!(action = id, "result delivered"),
+        Err(e) => warn!(action = id, error = %e, "result refused"),
+    }
+}

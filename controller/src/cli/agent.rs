@@ -1,0 +1,106 @@
+//! `asto agent --config agent.toml`: the agent daemon for a media host. It drives the devices in
+//! its configuration and takes its work from the controller (register, lease, report).
+//!
+//! ```toml
+//! controller = "http://controller.example:7420"
+//! token_file = "/etc/asto/agent.token"   # or token = "…"; the token's name is the agent's name
+//! media_stage = "/var/lib/asto/media"    # working space (prepared units are read from shared stages)
+//! shelf = "/var/lib/asto/sim/shelf"      # simulated devices only
+//! [[device]]
+//! name = "tape2"
+//! kind = "tape"
+//! backend = "sim"
+//! dir = "/var/lib/asto/sim/tape2"
+//! serial = "SIM-tape2"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use asto_agent::remote::{self, RemoteConfig};
+use asto_agent::{Agent, AgentConfig, DeviceSpec};
+use serde::Deserialize;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Agent configuration file.
+    #[arg(long, env = "ASTO_AGENT_CONFIG", default_value = "/etc/asto/agent.toml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentFile {
+    controller: String,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    media_stage: PathBuf,
+    shelf: Option<PathBuf>,
+    #[serde(default = "default_poll_ms")]
+    poll_ms: u64,
+    #[serde(default)]
+    device: Vec<DeviceSpec>,
+}
+
+fn default_poll_ms() -> u64 {
+    500
+}
+
+fn load(path: &Path) -> anyhow::Result<(AgentConfig, RemoteConfig)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let f: AgentFile = toml::from_str(&text).map_err(|e| anyhow!("configuration {}: {}", path.display(), e.to_string().trim_end()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let abs = |p: &Path| if p.is_absolute() { p.to_owned() } else { base.join(p) };
+    let token = match (f.token, f.token_file) {
+        (Some(t), None) => t,
+        (None, Some(file)) => std::fs::read_to_string(abs(&file))
+            .with_context(|| format!("configuration {}: token_file", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+        _ => return Err(anyhow!("configuration {}: exactly one of token or token_file is needed", path.display())),
+    };
+    if f.device.is_empty() {
+        return Err(anyhow!("configuration {}: no [[device]]: an agent without devices has nothing to do", path.display()));
+    }
+    let devices = f
+        .device
+        .into_iter()
+        .map(|mut d| {
+            let asto_agent::Backend::Sim { dir, .. } = &mut d.backend;
+            *dir = abs(dir);
+            d
+        })
+        .collect();
+    Ok((
+        AgentConfig { devices, shelf: f.shelf.as_deref().map(abs), media_stage: abs(&f.media_stage) },
+        RemoteConfig { controller: f.controller, token, poll: Duration::from_millis(f.poll_ms.max(50)) },
+    ))
+}
+
+pub fn run(args: Args, _json: bool) -> anyhow::Result<ExitCode> {
+    let (agent_config, remote_config) = load(&args.config)?;
+    let agent = Arc::new(Agent::new(&agent_config)?);
+    let stop = Arc::new(AtomicBool::new(false));
+    // SIGTERM/SIGINT set the stop flag; the loop notices it within one poll period. Actions in
+    // flight end with the process, and the controller reassigns them when their leases run out.
+    let mut signals = nix::sys::signal::SigSet::empty();
+    signals.add(nix::sys::signal::Signal::SIGTERM);
+    signals.add(nix::sys::signal::Signal::SIGINT);
+    signals.thread_block()?;
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        if signals.wait().is_ok() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    remote::run(agent, &remote_config, &stop)?;
+    Ok(ExitCode::SUCCESS)
+}

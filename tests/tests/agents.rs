@@ -1,0 +1,173 @@
+//! End-to-end tests of agents on other hosts: the real `asto controller` and two `asto agent`
+//! processes on loopback, sharing the simulated media shelf (as hosts share a library).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStderr, Stdio};
+use std::time::{Duration, Instant};
+
+use asto_tests::{Workspace, sample_files};
+use serde_json::Value;
+
+const ADMIN: &str = "admin-secret-0123456789";
+const HOST_A: &str = "host-a-secret-0123456789";
+const HOST_B: &str = "host-b-secret-0123456789";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Remote tape drives: `ta0` on agent hostA, `tb0` and `tb1` on agent hostB.
+fn configure(ws: &Workspace, rate: &str) {
+    let mut text = std::fs::read_to_string(&ws.config).unwrap();
+    for (name, agent) in [("ta0", "hostA"), ("tb0", "hostB"), ("tb1", "hostB")] {
+        text.push_str(&format!(
+            "\n[[device]]\nname = \"{name}\"\nkind = \"tape\"\nbackend = \"sim\"\ndir = \"sim/{name}\"\nserial = \"SIM-{name}\"\nagent = \"{agent}\"\n"
+        ));
+    }
+    text.push_str("\n[[group]]\nname = \"remote-tapes\"\ndevices = [\"ta0\", \"tb0\", \"tb1\"]\nmedia = [\"LTO-6\"]\n");
+    text.push_str("\n[class.remote]\nmedia = \"LTO-6\"\ncopies = 2\ngroup = \"remote-tapes\"\n");
+    text.push_str(&format!(
+        "\n[api]\nlisten = \"127.0.0.1:0\"\nlease_secs = 2\n\
+         [[api.token]]\nname = \"ops\"\nrole = \"admin\"\ntoken = \"{ADMIN}\"\n\
+         [[api.token]]\nname = \"hostA\"\nrole = \"agent\"\ntoken = \"{HOST_A}\"\n\
+         [[api.token]]\nname = \"hostB\"\nrole = \"agent\"\ntoken = \"{HOST_B}\"\n"
+    ));
+    std::fs::write(&ws.config, text).unwrap();
+    let root = ws.root();
+    for (host, token, devices) in [("hostA", HOST_A, vec!["ta0"]), ("hostB", HOST_B, vec!["tb0", "tb1"])] {
+        let mut a = format!(
+            "controller = \"CONTROLLER\"\ntoken = \"{token}\"\nmedia_stage = \"{host}/media\"\nshelf = \"{}\"\npoll_ms = 100\n",
+            root.join("sim/shelf").display()
+        );
+        for d in devices {
+            a.push_str(&format!(
+                "\n[[device]]\nname = \"{d}\"\nkind = \"tape\"\nbackend = \"sim\"\ndir = \"{}\"\nserial = \"SIM-{d}\"\nrate = {rate}\n",
+                root.join("sim").join(d).display()
+            ));
+        }
+        std::fs::write(root.join(format!("{host}.toml")), a).unwrap();
+    }
+}
+
+fn start_controller(ws: &Workspace) -> (Proc, String) {
+    // The controller's log is kept in the workspace, for the failure message of a test.
+    let log = std::fs::File::create(ws.root().join("controller.log")).unwrap();
+    let mut child = ws.cmd(["controller"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    (Proc(child), format!("http://{addr}"))
+}
+
+fn start_agent(ws: &Workspace, host: &str, url: &str) -> (Proc, std::io::Lines<BufReader<ChildStderr>>) {
+    let path = ws.root().join(format!("{host}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap().replace("CONTROLLER", url);
+    std::fs::write(&path, text).unwrap();
+    let mut child = asto_tests::asto(["agent", "--config", path.to_str().unwrap()]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    (Proc(child), lines)
+}
+
+fn call(method: &str, url: &str, token: &str, body: Option<&str>) -> (u16, Value) {
+    let auth = format!("Authorization: Bearer {token}");
+    let mut args = vec!["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H", auth.as_str()];
+    if let Some(b) = body {
+        args.extend(["-H", "Content-Type: application/json", "--data-binary", b]);
+    }
+    args.push(url);
+    let out = std::process::Command::new("curl").args(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn wait_done(ws: &Workspace, url: &str, id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, v) = call("GET", &format!("{url}/v1/requests/{id}"), ADMIN, None);
+        if v["state"] == "done" {
+            return v;
+        }
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(ws.root().join("controller.log")).unwrap_or_default();
+            panic!("request {id} not done: {v}\ncontroller log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn catalogue(ws: &Workspace) -> rusqlite::Connection {
+    rusqlite::Connection::open(ws.root().join("catalogue.db")).unwrap()
+}
+
+#[test]
+fn two_agents_write_the_copies_of_a_unit_on_distinct_devices() {
+    let ws = Workspace::new(&[]);
+    configure(&ws, "0");
+    let src = sample_files(ws.dir.path(), "src/night", 12, 200_000, 21);
+    ws.ok(["ingest", "--class", "remote", src.to_str().unwrap()]);
+    let (_c, url) = start_controller(&ws);
+    let (_a, _) = start_agent(&ws, "hostA", &url);
+    let (_b, _) = start_agent(&ws, "hostB", &url);
+    let (code, v) = call("POST", &format!("{url}/v1/requests/flush"), ADMIN, Some(r#"{"class": "remote"}"#));
+    assert_eq!(code, 200, "{v}");
+    let done = wait_done(&ws, &url, v["id"].as_i64().unwrap());
+    assert_eq!(done["copies_verified"], 2);
+    let conn = catalogue(&ws);
+    let devices: Vec<String> = conn.prepare("SELECT device FROM copies WHERE state = 'verified' ORDER BY copy_no").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(devices.len(), 2);
+    assert_ne!(devices[0], devices[1]);
+    assert!(devices.iter().all(|d| ["ta0", "tb0", "tb1"].contains(&d.as_str())), "{devices:?}");
+    let (_, agents) = call("GET", &format!("{url}/v1/agents"), ADMIN, None);
+    let names: Vec<&str> = agents.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"hostA") && names.contains(&"hostB"), "{names:?}");
+    // An agent cannot claim a device that is not configured as its own.
+    let (code, v) = call("POST", &format!("{url}/v1/agent/register"), HOST_A, Some(r#"{"devices": ["tb0"], "version": "x"}"#));
+    assert_eq!(code, 400, "{v}");
+    // Nor can a user or an unknown token act as an agent.
+    assert_eq!(call("POST", &format!("{url}/v1/agent/lease"), "nobody-0123456789abcdef", Some(r#"{"free_devices": []}"#)).0, 401);
+}
+
+#[test]
+fn killed_agent_loses_its_lease_and_the_copy_is_written_elsewhere() {
+    let ws = Workspace::new(&[]);
+    configure(&ws, "8000000");
+    let src = sample_files(ws.dir.path(), "src/night", 30, 400_000, 22);
+    ws.ok(["ingest", "--class", "remote", src.to_str().unwrap()]);
+    let (_c, url) = start_controller(&ws);
+    let (mut a, a_log) = start_agent(&ws, "hostA", &url);
+    let (_b, _) = start_agent(&ws, "hostB", &url);
+    let (_, v) = call("POST", &format!("{url}/v1/requests/flush"), ADMIN, Some(r#"{"class": "remote"}"#));
+    let id = v["id"].as_i64().unwrap();
+    // Agent A leases the first copy's write on ta0; kill it while it writes.
+    assert!(a_log.map_while(Result::ok).any(|l| l.contains("action leased")));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(a.0.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    a.0.wait().unwrap();
+
+    let done = wait_done(&ws, &url, id);
+    assert_eq!(done["copies_verified"], 2, "{done}");
+    let conn = catalogue(&ws);
+    let devices: Vec<String> = conn.prepare("SELECT device FROM copies WHERE state = 'verified'").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert!(!devices.contains(&"ta0".to_string()), "the dead agent's device holds no verified copy: {devices:?}");
+    let (fence, action): (i64, i64) = conn.query_row("SELECT fence, id FROM actions WHERE device = 'ta0' AND state = 'expired'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    // The partly written volume was marked for reuse (and may already hold the rewritten copy).
+    let job: String = conn.query_row("SELECT job FROM actions WHERE id = ?1", [action], |r| r.get(0)).unwrap();
+    let barcode = serde_json::from_str::<Value>(&job).unwrap()["medium"]["barcode"].as_str().unwrap().to_owned();
+    let released: i64 = conn
+        .query_row("SELECT count(*) FROM events WHERE action = 'write' AND phase = 'failed' AND volume = ?1", [&barcode], |r| r.get(0))
+        .unwrap();
+    assert_eq!(released, 1, "{barcode}");
+    let state: String = conn.query_row("SELECT state FROM volumes WHERE barcode = ?1", [&barcode], |r| r.get(0)).unwrap();
+    assert!(state == "scratch" || state == "full", "{barcode} is {state}");
+    let ta0: String = conn.query_row("SELECT state FROM devices WHERE name = 'ta0'", [], |r| r.get(0)).unwrap();
+    assert_eq!(ta0, "down");
+    // A late result from the dead agent is refused by the fence.
+    let late = format!(r#"{{"fence": {fence}, "outcome": {{"outcome": "failed", "message": "late", "blame": "other"}}}}"#);
+    let (code, v) = call("POST", &format!("{url}/v1/agent/actions/{action}/result"), HOST_A, Some(&late));
+    assert_eq!(code, 409, "{v}");
+}
