@@ -285,6 +285,11 @@ fn limits_modes_and_tape_alerts() {
     let flags = r.drive.tape_alerts().unwrap().flags();
     assert_eq!(flags.len(), 1);
     assert_eq!(flags[0].name, "clean now");
+    // Drives without page 0x12: the driver falls back to page 0x2E and reads the same flags.
+    r.sim.set_faults(TapeFaults { no_tape_alert_response_page: true, ..TapeFaults::default() });
+    let flags = r.drive.tape_alerts().unwrap().flags();
+    assert_eq!(flags.iter().map(|f| f.flag).collect::<Vec<_>>(), [0x14]);
+    r.sim.set_faults(TapeFaults::default());
     // Illegal CDB field: 05/24/00 with a field pointer.
     let (_, s, _) = raw(&mut r.sim, &cdb::mode_sense6(0x2a, 255), DataTransfer::FromDevice(&mut [0u8; 255]));
     let s = s.unwrap();

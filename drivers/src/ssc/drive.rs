@@ -183,12 +183,20 @@ impl<T: ScsiTransport> SscDrive<T> {
         }
     }
 
-    /// TapeAlert flags (LOG SENSE page 0x12).
+    /// TapeAlert flags: LOG SENSE page 0x12, or page 0x2E on drives without it.
     pub fn tape_alerts(&mut self) -> Result<TapeAlerts, TapeError> {
         let mut buf = [0u8; 64];
         let cdb = cdb::log_sense(super::tape_alert::PAGE_TAPE_ALERT_RESPONSE, 64);
-        let n = self.retrying(&cdb, DataTransfer::FromDevice(&mut buf), SHORT).map_err(tape_error)?;
-        TapeAlerts::decode_page(&buf[..n]).ok_or_else(|| TapeError::Device("malformed TapeAlert log page".into()))
+        match self.retrying(&cdb, DataTransfer::FromDevice(&mut buf), SHORT) {
+            Ok(n) => TapeAlerts::decode_page(&buf[..n]).ok_or_else(|| TapeError::Device("malformed TapeAlert log page 0x12".into())),
+            Err(e) if e.sense().is_some_and(|s| s.key == SenseKey::IllegalRequest) => {
+                let mut buf = [0u8; 512];
+                let cdb = cdb::log_sense(super::tape_alert::PAGE_TAPE_ALERT, 512);
+                let n = self.retrying(&cdb, DataTransfer::FromDevice(&mut buf), SHORT).map_err(tape_error)?;
+                TapeAlerts::decode_page_2e(&buf[..n]).ok_or_else(|| TapeError::Device("malformed TapeAlert log page 0x2E".into()))
+            }
+            Err(e) => Err(tape_error(e)),
+        }
     }
 
     /// Space over `count` blocks (negative: backwards). Hitting a filemark is an error that leaves

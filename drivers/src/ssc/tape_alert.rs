@@ -5,6 +5,8 @@
 
 /// LOG SENSE page: TapeAlert response.
 pub const PAGE_TAPE_ALERT_RESPONSE: u8 = 0x12;
+/// LOG SENSE page: TapeAlert (one parameter per flag; older drives have only this one).
+pub const PAGE_TAPE_ALERT: u8 = 0x2e;
 
 const NAMES: &[(u8, &str)] = &[
     (0x01, "read warning"),
@@ -127,6 +129,36 @@ impl TapeAlerts {
         None
     }
 
+    /// Decode a LOG SENSE page 0x2E reply: parameters 0x0001–0x0040, bit 0 of each value.
+    pub fn decode_page_2e(b: &[u8]) -> Option<TapeAlerts> {
+        if b.len() < 4 || b[0] & 0x3f != PAGE_TAPE_ALERT {
+            return None;
+        }
+        let end = (4 + usize::from(u16::from_be_bytes([b[2], b[3]]))).min(b.len());
+        let mut alerts = TapeAlerts::default();
+        let mut pos = 4;
+        while pos + 4 <= end {
+            let code = u16::from_be_bytes([b[pos], b[pos + 1]]);
+            let len = usize::from(b[pos + 3]);
+            if (1..=64).contains(&code) && len >= 1 && pos + 4 < end && b[pos + 4] & 1 != 0 {
+                alerts.set(code as u8);
+            }
+            pos += 4 + len;
+        }
+        Some(alerts)
+    }
+
+    /// Encode a LOG SENSE page 0x2E reply (64 one-byte parameters).
+    pub fn encode_page_2e(&self) -> Vec<u8> {
+        let mut b = vec![PAGE_TAPE_ALERT, 0, 0, 0];
+        for flag in 1..=64u8 {
+            b.extend([0, flag, 0x03, 1, u8::from(self.contains(flag))]);
+        }
+        let len = (b.len() - 4) as u16;
+        b[2..4].copy_from_slice(&len.to_be_bytes());
+        b
+    }
+
     /// Encode a LOG SENSE page 0x12 reply.
     pub fn encode_page(&self) -> Vec<u8> {
         let mut b = vec![PAGE_TAPE_ALERT_RESPONSE, 0, 0, 12, 0, 0, 0x03, 8];
@@ -152,6 +184,15 @@ mod tests {
         assert!(!d.any_critical());
         a.set(6);
         assert!(a.any_critical());
+    }
+
+    #[test]
+    fn page_2e_round_trip() {
+        let mut a = TapeAlerts::default();
+        a.set(3);
+        a.set(64);
+        assert_eq!(TapeAlerts::decode_page_2e(&a.encode_page_2e()), Some(a));
+        assert_eq!(TapeAlerts::decode_page_2e(&a.encode_page()), None);
     }
 
     #[test]

@@ -23,4 +23,6 @@ pub struct TapeFaults {
     pub becoming_ready: u32,
     /// LOAD fails with MEDIUM ERROR 53/00 (load or eject failed).
     pub load_failure: bool,
+    /// Behave like an older drive without the TapeAlert response log page (0x12): only 0x2E.
+    pub no_tape_alert_response_page: bool,
 }

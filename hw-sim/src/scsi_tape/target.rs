@@ -270,8 +270,9 @@ impl State {
             cdb::MODE_SENSE_6 => self.mode_sense(cdb, data),
             cdb::MODE_SELECT_6 => self.mode_select(cdb, data),
             cdb::LOG_SENSE => match cdb[2] & 0x3f {
-                0x12 => out(data, &self.alerts.encode_page()),
-                0x00 => out(data, &[0, 0, 0, 2, 0x00, 0x12]),
+                0x12 if !self.faults.no_tape_alert_response_page => out(data, &self.alerts.encode_page()),
+                0x2e => out(data, &self.alerts.encode_page_2e()),
+                0x00 => out(data, &[0, 0, 0, 3, 0x00, 0x12, 0x2e]),
                 _ => Err(illegal(2)),
             },
             cdb::PREVENT_ALLOW => Ok((0, 0)),
