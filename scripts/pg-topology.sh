@@ -103,6 +103,7 @@ max_replication_slots = 10
 max_wal_senders = 10
 max_logical_replication_workers = 6
 track_commit_timestamp = on
+wal_retrieve_retry_interval = 1s
 cluster_name = '$node'
 fsync = $fsync
 synchronous_commit = on

@@ -1,7 +1,8 @@
 //! Store and forward: a site that is down while HQ keeps changing (new, updated, deleted,
 //! archived and recovered OBs, a replicated archive call) catches up with nothing lost when it
 //! returns, and HQ catches up with a site's changes after its own outage. Meanwhile the
-//! status shows the broken link and the WAL HQ retains for it.
+//! status shows the broken link and the WAL HQ retains for it — and, past the WAL limit, that
+//! the site can no longer catch up.
 
 mod ob_support;
 
@@ -77,4 +78,28 @@ fn stopped_nodes_catch_up_with_nothing_lost() {
     });
     let report = topo.asto_json(&["check", "--wait", "30"]);
     assert_eq!(report["consistent"], true, "{report:#}");
+}
+
+#[test]
+fn a_site_whose_slot_lost_wal_is_reported() {
+    let topo = Topology::start(5);
+    let mut hq = topo.sql("hq");
+    hq.batch_execute("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'").unwrap();
+    hq.batch_execute("SELECT pg_reload_conf()").unwrap();
+    add_run(&mut hq, 1, "SM", "HQ", None);
+    topo.sync();
+    topo.stop_node("paranal");
+    // Three WAL segments further and a checkpoint: HQ drops the WAL PARANAL still needs.
+    for id in 1..=3 {
+        add_obs(&mut hq, 1, &[id]);
+        hq.batch_execute("SELECT pg_switch_wal()").unwrap();
+    }
+    hq.batch_execute("CHECKPOINT").unwrap();
+    let out = topo.asto(&["--json", "status"]);
+    assert_eq!(out.status.code(), Some(2));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let link = status["links"].as_array().unwrap().iter().find(|l| l["subscription"] == "asto_paranal_from_hq").unwrap();
+    assert_eq!(link["slot_wal_status"], "lost", "{link:#}");
+    let problem = link["problem"].as_str().unwrap();
+    assert!(problem.contains("has lost WAL its subscriber still needs") && problem.contains("re-synchronised"), "{problem}");
 }

@@ -29,6 +29,8 @@ pub struct LinkHealth {
     /// Replay lag reported by the publisher's WAL sender (seconds; none when idle).
     pub replay_lag_seconds: Option<f64>,
     pub slot_active: Option<bool>,
+    /// `pg_replication_slots.wal_status`: reserved, extended, unreserved or lost.
+    pub slot_wal_status: Option<String>,
     /// What is wrong, in words; None when healthy.
     pub problem: Option<String>,
 }
@@ -94,7 +96,8 @@ fn publisher_side(node: &mut Node, slot: &str, h: &mut LinkHealth) -> Result<()>
                 pg_wal_lsn_diff(pg_current_wal_lsn(), sl.restart_lsn)::bigint,
                 pg_wal_lsn_diff(pg_current_wal_lsn(), sl.confirmed_flush_lsn)::bigint,
                 (SELECT extract(epoch FROM r.replay_lag)::float8 FROM pg_stat_replication r
-                  WHERE r.pid = sl.active_pid)
+                  WHERE r.pid = sl.active_pid),
+                sl.wal_status
            FROM pg_replication_slots sl WHERE sl.slot_name = $1",
         &[&slot],
     )?;
@@ -108,6 +111,25 @@ fn publisher_side(node: &mut Node, slot: &str, h: &mut LinkHealth) -> Result<()>
     h.retained_wal_bytes = r.get(1);
     h.lag_bytes = r.get(2);
     h.replay_lag_seconds = r.get(3);
+    let wal_status: Option<String> = r.get(4);
+    h.slot_wal_status = wal_status.clone();
+    // A slot past max_slot_wal_keep_size has lost WAL its subscriber still needs: no catching up.
+    let lost = match wal_status.as_deref() {
+        Some("lost") => Some("has lost WAL its subscriber still needs (max_slot_wal_keep_size exceeded)"),
+        Some("unreserved") => Some("is about to lose WAL its subscriber still needs (max_slot_wal_keep_size)"),
+        _ => None,
+    };
+    if let Some(what) = lost {
+        let text = format!(
+            "slot {slot} at {} {what}: the subscriber must be re-synchronised (drop and re-create the subscription, \
+             then run asto ob check)",
+            h.publisher
+        );
+        h.problem = Some(match h.problem.take() {
+            Some(p) => format!("{p}; {text}"),
+            None => text,
+        });
+    }
     Ok(())
 }
 
@@ -127,6 +149,7 @@ pub fn link_health(cfg: &ObConfig, link: &Link) -> LinkHealth {
         lag_bytes: None,
         replay_lag_seconds: None,
         slot_active: None,
+        slot_wal_status: None,
         problem: None,
     };
     if let Err(e) = Node::connect(link.subscriber, cfg).and_then(|mut n| subscriber_side(&mut n, &sub, &mut h)) {
