@@ -14,6 +14,7 @@
 mod civil;
 mod error;
 mod manifest;
+mod readahead;
 mod scan;
 mod source;
 mod sums;

@@ -26,6 +26,7 @@ use tree::{directories_bfs, sorted_children, MetaFile, Node, NodeKind};
 
 use crate::error::ImageError;
 use crate::manifest::Manifest;
+use crate::readahead::ReadAhead;
 use crate::source::copy_verified;
 use crate::tree::normalize;
 use crate::unit::{FileDigest, Timestamp, UnitContent, WriteSummary};
@@ -458,6 +459,16 @@ impl IsoPlan {
 
     fn stream<W: Write>(&self, mut sink: ImageSink<'_, W>) -> Result<WriteSummary, ImageError> {
         let mut buf = Vec::new();
+        let sources: Vec<(std::path::PathBuf, u64)> = self
+            .data
+            .iter()
+            .filter_map(|item| match &self.nodes[item.node].kind {
+                NodeKind::File { source, size, .. } => Some((source.clone(), *size)),
+                _ => None,
+            })
+            .collect();
+        let mut read_ahead = ReadAhead::new(sources);
+        let (mut file_index, mut file_start) = (0usize, 0u64);
         sink.put(&self.head)?;
         let mut digests: std::collections::HashMap<usize, [u8; 32]> = std::collections::HashMap::new();
         let empty: [u8; 32] = {
@@ -491,6 +502,9 @@ impl IsoPlan {
             }
             if let NodeKind::File { source, size, sha256 } = &node.kind {
                 sink.pad_to(item.lba * SECTOR)?;
+                read_ahead.before(file_index, file_start);
+                file_index += 1;
+                file_start += size;
                 let digest = copy_verified(source, *size, *sha256, Some(&mut sink), &mut buf)?;
                 digests.insert(item.node, digest);
                 debug!(path = %node.path, size, "ISO file written");

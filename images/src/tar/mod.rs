@@ -15,6 +15,7 @@ use tracing::{debug, info};
 
 use crate::error::ImageError;
 use crate::manifest::Manifest;
+use crate::readahead::ReadAhead;
 use crate::source::{copy_verified, COPY_BUFFER};
 use crate::tree::normalize;
 use crate::unit::{EntryKind, FileDigest, Timestamp, UnitContent, WriteSummary};
@@ -236,6 +237,16 @@ impl TarPlan {
             let mut sink = ImageSink::new(out, scope);
             let mut buf = Vec::new();
             let mut next_file = 0usize;
+            let mut file_start = 0u64;
+            let mut read_ahead = ReadAhead::new(
+                self.members
+                    .iter()
+                    .filter_map(|m| match &m.body {
+                        Body::File { source, size, .. } => Some((source.clone(), *size)),
+                        _ => None,
+                    })
+                    .collect(),
+            );
             for (m, loc) in self.members.iter().zip(&self.locations) {
                 sink.pad_to(loc.header_offset)?;
                 sink.put(&m.header)?;
@@ -244,7 +255,9 @@ impl TarPlan {
                     Body::Sums => sink.put(&sums)?,
                     Body::File { source, size, .. } => {
                         let expected = checksums.get(next_file).copied();
+                        read_ahead.before(next_file, file_start);
                         next_file += 1;
+                        file_start += size;
                         copy_verified(source, *size, expected, Some(&mut sink), &mut buf)?;
                         debug!(path = %loc.path, size, "tar member written");
                     }
