@@ -360,3 +360,19 @@ mod model {
         }
     }
 }
+
+#[test]
+fn blocks_outside_the_drive_limits_are_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimTapeDrive::new("small", TapeDriveConfig { max_block: 65_536, min_block: 512, ..TapeDriveConfig::default() });
+    sim.insert(Cartridge::create(&dir.path().join("L"), CartridgeMeta::new("L", 8 * MIB)).unwrap()).unwrap();
+    let mut d = SscDrive::with_policy(sim.clone(), RetryPolicy::immediate());
+    d.ready().unwrap();
+    assert!(matches!(d.write_block(&[0u8; 100_000]), Err(TapeError::BadBlockLength(100_000))));
+    assert!(matches!(d.write_block(&[0u8; 100]), Err(TapeError::BadBlockLength(100))));
+    d.write_block(&[1u8; 65_536]).unwrap();
+    assert_eq!(d.position().unwrap().block, 1, "only the valid block reached the tape");
+    // Sent anyway (raw), the drive itself refuses with 05/24/00.
+    let (_, s, _) = raw(&mut sim.clone(), &cdb::write6(100_000), DataTransfer::ToDevice(&[0u8; 100_000]));
+    assert!(s.unwrap().is(SenseKey::IllegalRequest, 0x24, 0));
+}

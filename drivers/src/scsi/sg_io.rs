@@ -52,6 +52,8 @@ pub struct SgIoHdr {
 }
 
 nix::ioctl_readwrite_bad!(sg_io_ioctl, SG_IO, SgIoHdr);
+nix::ioctl_read_bad!(sg_get_reserved_size, 0x2272, libc::c_int);
+nix::ioctl_read_bad!(sg_get_sg_tablesize, 0x227f, libc::c_int);
 
 /// Text for a host (HBA) status code (`DID_*`).
 fn host_status_text(code: u16) -> &'static str {
@@ -106,6 +108,27 @@ impl SgDevice {
     /// Path of the node.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The largest single transfer this node is likely to accept: the smaller of the sg
+    /// reserved buffer and scatter-gather table size × page size (large transfers fail with
+    /// EINVAL on some HBAs). Check it against the record size before writing.
+    pub fn max_transfer(&self) -> Result<usize, TransportError> {
+        let fd = self.file.as_raw_fd();
+        let mut reserved: libc::c_int = 0;
+        let mut table: libc::c_int = 0;
+        // SAFETY: both ioctls write one int into the pointed-to local.
+        let r = unsafe { sg_get_reserved_size(fd, &mut reserved) }.and_then(|_| unsafe { sg_get_sg_tablesize(fd, &mut table) });
+        if let Err(errno) = r {
+            return Err(TransportError::NotScsi { device: self.device_name(), errno: errno.desc().to_string() });
+        }
+        let by_table = usize::try_from(table).unwrap_or(0) * 4096;
+        let reserved = usize::try_from(reserved).unwrap_or(0);
+        Ok(match (reserved, by_table) {
+            (0, t) => t,
+            (r, 0) => r,
+            (r, t) => r.max(t).min(MAX_TRANSFER),
+        })
     }
 }
 
@@ -214,6 +237,12 @@ mod tests {
         let mut dev = SgDevice::open("/dev/null").unwrap();
         let err = dev.execute(&[0u8; 6], DataTransfer::None, Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, TransportError::NotScsi { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn transfer_limits_need_a_scsi_generic_node() {
+        let dev = SgDevice::open("/dev/null").unwrap();
+        assert!(matches!(dev.max_transfer(), Err(TransportError::NotScsi { .. })));
     }
 
     #[test]

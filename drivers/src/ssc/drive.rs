@@ -76,6 +76,14 @@ fn sense_error(sense: &Sense) -> TapeError {
     }
 }
 
+impl SscDrive<crate::scsi::sg_io::SgDevice> {
+    /// Open the tape drive at a SCSI generic node (`/dev/sgN`).
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self, TapeError> {
+        let dev = crate::scsi::sg_io::SgDevice::open(path).map_err(|e| tape_error(ScsiError::Transport(e)))?;
+        Ok(SscDrive::new(dev))
+    }
+}
+
 impl<T: ScsiTransport> SscDrive<T> {
     /// A drive on `transport` with the default retry policy.
     pub fn new(transport: T) -> Self {
@@ -264,6 +272,10 @@ impl<T: ScsiTransport> TapeDrive for SscDrive<T> {
         self.check_position()?;
         if data.is_empty() || data.len() > 0xff_ffff {
             return Err(TapeError::BadBlockLength(data.len()));
+        }
+        if self.limits.is_none() {
+            // Learn the limits once; a drive that cannot tell is trusted to refuse bad lengths.
+            let _ = self.block_limits();
         }
         if let Some(l) = self.limits
             && !l.allows(data.len())
