@@ -183,3 +183,22 @@ fn site_persists_across_opens() {
     assert_eq!(st.drive(0).unwrap().source, Some(1000));
     assert!(SimSite::create(dir.path(), &SiteConfig::default(), &contents).is_err());
 }
+
+mod garbage {
+    //! Property: no CDB, however malformed, panics the simulated library.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn any_cdb_gets_an_answer(len in prop_oneof![Just(6usize), Just(10), Just(12), Just(16)],
+                                  bytes in proptest::collection::vec(any::<u8>(), 16),
+                                  data_len in 0usize..4096) {
+            let (_d, site) = site(4, 1, &["A00001L9"]);
+            let mut lib = site.library();
+            let mut buf = vec![0u8; data_len];
+            prop_assert!(lib.execute(&bytes[..len], DataTransfer::FromDevice(&mut buf), Duration::from_secs(1)).is_ok());
+        }
+    }
+}

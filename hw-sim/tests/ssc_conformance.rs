@@ -376,3 +376,23 @@ fn blocks_outside_the_drive_limits_are_refused_before_writing() {
     let (_, s, _) = raw(&mut sim.clone(), &cdb::write6(100_000), DataTransfer::ToDevice(&[0u8; 100_000]));
     assert!(s.unwrap().is(SenseKey::IllegalRequest, 0x24, 0));
 }
+
+mod garbage {
+    //! Property: no CDB, however malformed, panics a simulated target.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn any_cdb_gets_an_answer(len in prop_oneof![Just(6usize), Just(10), Just(12), Just(16)],
+                                  bytes in proptest::collection::vec(any::<u8>(), 16),
+                                  data_len in 0usize..4096, to_device: bool) {
+            let mut r = rig();
+            let cdb = &bytes[..len];
+            let mut buf = vec![0u8; data_len];
+            let data = if to_device { DataTransfer::ToDevice(&buf[..]) } else { DataTransfer::FromDevice(&mut buf[..]) };
+            prop_assert!(r.sim.execute(cdb, data, Duration::from_secs(1)).is_ok());
+        }
+    }
+}

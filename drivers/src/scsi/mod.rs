@@ -20,4 +20,4 @@ pub mod transport;
 
 pub use command::{ScsiError, execute, execute_with_retry};
 pub use sense::{Sense, SenseFormat, SenseKey};
-pub use transport::{CommandOutcome, DataTransfer, ScsiStatus, ScsiTransport, TransportError};
+pub use transport::{cdb_length, CommandOutcome, DataTransfer, ScsiStatus, ScsiTransport, TransportError};

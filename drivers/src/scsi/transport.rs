@@ -90,6 +90,18 @@ impl ScsiStatus {
     }
 }
 
+/// CDB length implied by an operation code's group (SAM): 6, 10, 12 or 16 bytes; `None` for
+/// the reserved and vendor-specific groups.
+pub fn cdb_length(opcode: u8) -> Option<usize> {
+    match opcode >> 5 {
+        0 => Some(6),
+        1 | 2 => Some(10),
+        4 => Some(16),
+        5 => Some(12),
+        _ => None,
+    }
+}
+
 /// What the target answered to one command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandOutcome {
@@ -176,5 +188,16 @@ mod tests {
         }
         assert_eq!(ScsiStatus::from_byte(0x02), ScsiStatus::CheckCondition);
         assert_eq!(ScsiStatus::from_byte(0x22), ScsiStatus::Other(0x22));
+    }
+
+    #[test]
+    fn cdb_groups() {
+        assert_eq!(cdb_length(0x0a), Some(6));
+        assert_eq!(cdb_length(0x2b), Some(10));
+        assert_eq!(cdb_length(0x5a), Some(10));
+        assert_eq!(cdb_length(0xa5), Some(12));
+        assert_eq!(cdb_length(0xb8), Some(12));
+        assert_eq!(cdb_length(0x92), Some(16));
+        assert_eq!(cdb_length(0xe0), None);
     }
 }

@@ -491,6 +491,11 @@ impl ScsiTransport for SimLibrary {
             return Err(TransportError::BadCdb(cdb.len()));
         }
         let len = data.len();
+        if asto_drivers::scsi::cdb_length(cdb[0]).is_none_or(|n| cdb.len() < n) {
+            // Shorter than its operation code's group (or a vendor group): refuse, never index past it.
+            let sense = Sense::new(SenseKey::IllegalRequest, 0x20, 0);
+            return Ok(CommandOutcome::check(sense.to_fixed_bytes(), len));
+        }
         let mut s = self.lock();
         match s.execute(cdb, data) {
             Ok(n) => Ok(CommandOutcome::good_with_residual(len - n.min(len))),
