@@ -145,6 +145,9 @@ fn replication_archiving_recovery_and_rules() {
 #[test]
 fn bad_data_and_changes_of_mode_or_site_are_refused() {
     let topo = Topology::start(2);
+    // init waited for the initial copy: the topology is live and healthy at once.
+    let status = topo.asto(&["status"]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stdout));
     let mut hq = topo.sql("hq");
     let mut paranal = topo.sql("paranal");
     add_run(&mut hq, 1, "SM", "HQ", None);

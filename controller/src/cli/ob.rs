@@ -32,6 +32,9 @@ pub enum Command {
     Init {
         #[command(flatten)]
         config: ConfigArg,
+        /// Seconds to wait for new subscriptions to finish their initial copy (0: do not wait).
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
     },
     /// Nodes (schema, OB counts, last procedure calls) and replication links (lag, retained
     /// WAL, disabled subscriptions and why).
@@ -111,9 +114,9 @@ fn emit_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 
 pub fn run(cmd: Command, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Init { config } => {
+        Command::Init { config, wait } => {
             let cfg = load(&config)?;
-            let report = init::init(&cfg).context("initialising the OB topology")?;
+            let report = init::init(&cfg, Duration::from_secs(wait)).context("initialising the OB topology")?;
             if json {
                 emit_json(&report)?;
             } else {
@@ -128,6 +131,9 @@ pub fn run(cmd: Command, json: bool) -> anyhow::Result<ExitCode> {
                 }
                 for s in &report.subscriptions_created {
                     println!("subscription {s} created");
+                }
+                if let Some(e) = &report.sync_error {
+                    println!("warning: the initial copy is still running: {e}; see asto ob status");
                 }
             }
             Ok(ExitCode::SUCCESS)

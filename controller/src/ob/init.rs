@@ -2,6 +2,8 @@
 //! topology. Idempotent: running it again applies only what is missing, so it also adds a new
 //! site or upgrades the schema.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use super::config::{ObConfig, Role};
@@ -25,11 +27,15 @@ pub struct NodeInit {
 pub struct InitReport {
     pub nodes: Vec<NodeInit>,
     pub subscriptions_created: Vec<String>,
+    /// Why the new subscriptions had not finished their initial copy when `init` stopped
+    /// waiting (None: every link delivered everything, or nothing new was created).
+    pub sync_error: Option<String>,
 }
 
 /// Migrate every node, then create publications, then subscriptions (which need the
-/// publishers' publications and the subscribers' tables to exist).
-pub fn init(cfg: &ObConfig) -> Result<InitReport> {
+/// publishers' publications and the subscribers' tables to exist). When subscriptions were
+/// created, wait up to `wait` for their initial copy so the topology is live on return.
+pub fn init(cfg: &ObConfig, wait: Duration) -> Result<InitReport> {
     let mut nodes = Vec::new();
     let mut conns = Vec::new();
     for n in cfg.nodes() {
@@ -52,5 +58,11 @@ pub fn init(cfg: &ObConfig) -> Result<InitReport> {
             subscriptions_created.push(link.subscription());
         }
     }
-    Ok(InitReport { nodes, subscriptions_created })
+    drop(conns);
+    let sync_error = if subscriptions_created.is_empty() || wait.is_zero() {
+        None
+    } else {
+        replication::wait_for_sync(cfg, wait).err().map(|e| e.to_string())
+    };
+    Ok(InitReport { nodes, subscriptions_created, sync_error })
 }

@@ -117,7 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("pg-topology start: {}", String::from_utf8_lossy(&out.stderr)).into());
     }
     let cfg = ObConfig::load(&dir.join("asto.toml"))?;
-    init::init(&cfg)?;
+    init::init(&cfg, Duration::from_secs(60))?;
     let ports = [o.base_port, o.base_port + 1, o.base_port + 2];
     let mut hq = connect(ports[0])?;
     let mut sites = [connect(ports[1])?, connect(ports[2])?];
