@@ -61,7 +61,7 @@ proptest! {
             prop_assert_eq!(&got, &expected);
         }
         // Flip one byte of one file's data: the readers must notice.
-        if let Some(e) = iso_plan.extents().iter().filter(|e| e.size > 0 && !e.path.contains("MANIFEST") && !e.path.contains("SHA256")).nth(0) {
+        if let Some(e) = iso_plan.extents().iter().find(|e| e.size > 0 && !e.path.contains("MANIFEST") && !e.path.contains("SHA256")) {
             let at = e.byte_offset as usize + flip.index(e.size as usize);
             iso_bytes[at] ^= 0x5a;
             let read = read_iso(&iso_bytes[..]).unwrap();
