@@ -77,7 +77,7 @@ impl Write for Sink {
 /// Where the raw medium bytes go: straight to the sink, or through a gzip decoder.
 enum Output {
     Plain(Sink),
-    Gunzip(flate2::write::GzDecoder<Sink>),
+    Gunzip(Box<flate2::write::GzDecoder<Sink>>),
 }
 
 impl Output {
@@ -122,7 +122,7 @@ pub fn retrieve(devices: &DeviceSet, job: &RetrieveJob) -> Result<RetrieveReport
     let file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(io_err(&tmp))?;
     let mut partial = Partial(tmp.clone(), false);
     let sink = Sink { out: file, sha: Sha256::new(), n: 0 };
-    let mut output = if job.gunzip { Output::Gunzip(flate2::write::GzDecoder::new(sink)) } else { Output::Plain(sink) };
+    let mut output = if job.gunzip { Output::Gunzip(Box::new(flate2::write::GzDecoder::new(sink))) } else { Output::Plain(sink) };
 
     devices.load(&job.device, &job.medium)?;
     let device = job.device.as_str();

@@ -98,7 +98,10 @@ fn push(params: &mut Vec<SqlValue>, v: impl Into<SqlValue>) -> String {
 
 /// Conditions of a query (without rights) and their parameters.
 fn conditions(q: &BrowseQuery, params: &mut Vec<SqlValue>) -> Result<Vec<String>> {
-    let mut conds = vec!["f.stage = 'archive'".to_owned()];
+    // With metadata criteria, the stage test must not drive the plan (it matches nearly every
+    // file): `+` keeps SQLite from using the (stage, path) index for it.
+    let by_meta = !q.keywords.is_empty() || q.date_from.is_some() || q.date_to.is_some() || q.text.as_deref().is_some_and(|t| !t.trim().is_empty());
+    let mut conds = vec![if by_meta { "+f.stage = 'archive'" } else { "f.stage = 'archive'" }.to_owned()];
     if let Some(pattern) = q.name.as_deref().filter(|p| !p.is_empty()) {
         if pattern.contains('/') {
             conds.push(format!("f.path GLOB {}", push(params, pattern.to_owned())));

@@ -135,10 +135,10 @@ fn read_header(input: &mut dyn Read, primary: bool) -> Result<Option<Header>, Fi
                 }
                 continue;
             }
-            if let Some(s) = pending_long.take() {
-                if let Some(k) = header.cards.last().map(|(k, _)| k.clone()) {
-                    set_last(&mut header, &k, s);
-                }
+            if let Some(s) = pending_long.take()
+                && let Some(k) = header.cards.last().map(|(k, _)| k.clone())
+            {
+                set_last(&mut header, &k, s);
             }
             let (key, rest) = if key == "HIERARCH" {
                 match card[8..].split_once('=') {

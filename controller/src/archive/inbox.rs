@@ -68,10 +68,11 @@ pub fn scan(conn: &mut Connection, inbox: &Path) -> Result<PassReport> {
     for entry in std::fs::read_dir(inbox).map_err(|e| Error::file(inbox, e))? {
         let entry = entry.map_err(|e| Error::file(inbox, e))?;
         let Some(file) = entry.file_name().to_str().map(str::to_owned) else { continue };
-        if let Some(name) = file.strip_suffix(READY) {
-            if !name.is_empty() && !name.starts_with('.') {
-                names.push(name.to_owned());
-            }
+        if let Some(name) = file.strip_suffix(READY)
+            && !name.is_empty()
+            && !name.starts_with('.')
+        {
+            names.push(name.to_owned());
         }
     }
     names.sort();

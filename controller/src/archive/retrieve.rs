@@ -93,32 +93,31 @@ pub fn retrieve(conn: &Connection, config: &Config, agent: &Agent, spec: &str, d
     let file = find_file(conn, spec)?;
     rights::check_access(conn, &opts.principal, file.id, &file.path, "retrieve")?;
     let out = destination(dest, &file.path)?;
-    if file.state == "staged" && !opts.from_media {
-        if let Some(kind) = StageKind::parse(&file.stage) {
-            let stage = Stage::new(config, kind);
-            if let Ok(src) = stage.resolve_existing(&file.path) {
-                match copy_checked(&src, &out, &file.sha256) {
-                    Ok(size) => {
-                        record(conn, &file, "stage", None)?;
-                        return Ok(Retrieved {
-                            file_id: file.id,
-                            path: file.path,
-                            dest: out,
-                            size,
-                            sha256: file.sha256,
-                            source: "stage".into(),
-                            volume: None,
-                            unit: None,
-                            device: None,
-                            bytes_read: size,
-                            blocks_read: 0,
-                            located_block: None,
-                            image_bytes: None,
-                        });
-                    }
-                    Err(e) => tracing::warn!(file = file.id, error = %e, "stage copy unusable; trying the volumes"),
-                }
+    if file.state == "staged"
+        && !opts.from_media
+        && let Some(kind) = StageKind::parse(&file.stage)
+        && let Ok(src) = Stage::new(config, kind).resolve_existing(&file.path)
+    {
+        match copy_checked(&src, &out, &file.sha256) {
+            Ok(size) => {
+                record(conn, &file, "stage", None)?;
+                return Ok(Retrieved {
+                    file_id: file.id,
+                    path: file.path,
+                    dest: out,
+                    size,
+                    sha256: file.sha256,
+                    source: "stage".into(),
+                    volume: None,
+                    unit: None,
+                    device: None,
+                    bytes_read: size,
+                    blocks_read: 0,
+                    located_block: None,
+                    image_bytes: None,
+                });
             }
+            Err(e) => tracing::warn!(file = file.id, error = %e, "stage copy unusable; trying the volumes"),
         }
     }
     from_volume(conn, config, agent, &file, &out)

@@ -30,10 +30,10 @@ pub fn versioned_name(name: &str, version: u32) -> String {
     if let Some(i) = base[1.min(base.len())..].rfind('.').map(|i| i + 1.min(base.len())) {
         let last = &base[i + 1..];
         cut = i;
-        if COMPRESSION.contains(&last) {
-            if let Some(j) = base[1.min(base.len())..i].rfind('.').map(|j| j + 1.min(base.len())) {
-                cut = j;
-            }
+        if COMPRESSION.contains(&last)
+            && let Some(j) = base[1.min(base.len())..i].rfind('.').map(|j| j + 1.min(base.len()))
+        {
+            cut = j;
         }
     }
     let (stem, ext) = base.split_at(cut);

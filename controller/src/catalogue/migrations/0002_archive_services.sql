@@ -24,10 +24,13 @@ CREATE TABLE file_meta (
     obs_id     TEXT,
     keywords   TEXT NOT NULL DEFAULT '{}' -- JSON object of every header keyword with a value
 );
+-- Keyword values match case-insensitively, so their indexes are NOCASE.
 CREATE INDEX file_meta_date ON file_meta (date_obs);
-CREATE INDEX file_meta_instrument ON file_meta (instrument);
-CREATE INDEX file_meta_object ON file_meta (object);
-CREATE INDEX file_meta_programme ON file_meta (programme);
+CREATE INDEX file_meta_instrument ON file_meta (instrument COLLATE NOCASE);
+CREATE INDEX file_meta_telescope ON file_meta (telescope COLLATE NOCASE);
+CREATE INDEX file_meta_object ON file_meta (object COLLATE NOCASE);
+CREATE INDEX file_meta_programme ON file_meta (programme COLLATE NOCASE);
+CREATE INDEX file_meta_obs_id ON file_meta (obs_id COLLATE NOCASE);
 
 -- Full-text index over the file name and its header text; rowid = files.id.
 CREATE VIRTUAL TABLE file_text USING fts5 (path, header, tokenize = 'unicode61');
@@ -39,6 +42,7 @@ CREATE TABLE file_rights (
     programme         TEXT,
     proprietary_until TEXT                 -- RFC 3339 UTC; NULL or past: public
 );
+CREATE INDEX file_rights_owner ON file_rights (owner);
 CREATE TABLE programme_members (
     programme TEXT NOT NULL,
     user      TEXT NOT NULL,
