@@ -65,6 +65,9 @@ fn isoinfo_sees_rock_ridge_joliet_and_the_volume_id() {
     let joliet_tree = run(Command::new("xorriso").args(["-rockridge", "off", "-joliet", "on", "-indev"]).arg(&iso).args(["-find", "/"]));
     assert!(joliet_tree.contains("'/ünïcödé/日本語のファイル名.dat'"), "{joliet_tree}");
     assert!(joliet_tree.contains("'/case/Name'") && joliet_tree.contains("'/case/name'"), "{joliet_tree}");
+    // genisoimage's structural checker (path tables, record layout, extents).
+    let vfy = run(Command::new("isovfy").arg(&iso));
+    assert!(vfy.contains("No errors found"), "{vfy}");
     let plain = run(Command::new("isoinfo").args(["-l", "-i"]).arg(&iso));
     assert!(plain.contains("PLAIN.TXT;1"), "{plain}");
 }
