@@ -136,6 +136,15 @@ fn write_failure_on_a_full_device_is_a_medium_fault() {
 }
 
 #[test]
+fn several_burners_option_is_accepted_by_xorriso() {
+    let f = fixture();
+    let target = f.dir.path().join("sg.img");
+    let mut b = XorrisoBurner::new(XorrisoConfig { scsi_dev_family_sg: true, speed: Some("max".into()), ..XorrisoConfig::new(&format!("stdio:{}", target.display())) });
+    burn_file(&mut b, &f.iso).unwrap();
+    assert_eq!(std::fs::read(&target).unwrap()[..std::fs::metadata(&f.iso).unwrap().len() as usize], std::fs::read(&f.iso).unwrap()[..]);
+}
+
+#[test]
 fn missing_program_is_reported() {
     let mut b = XorrisoBurner::new(XorrisoConfig { program: "/nonexistent/xorriso".into(), ..XorrisoConfig::new("stdio:/tmp/x") });
     assert!(matches!(b.disc_status(), Err(BurnError::Device(m)) if m.contains("cannot run")));

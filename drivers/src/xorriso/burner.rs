@@ -26,12 +26,16 @@ pub struct XorrisoConfig {
     pub speed: Option<String>,
     /// Emulated medium size in bytes for pseudo-drives (a file has no useful capacity).
     pub capacity: Option<u64>,
+    /// Address real drives through `/dev/sgN` (`-scsi_dev_family sg`): avoids the global lock
+    /// of the Linux `sr` driver that serialises several burners.
+    #[serde(default)]
+    pub scsi_dev_family_sg: bool,
 }
 
 impl XorrisoConfig {
     /// A burner on `device` with the `xorriso` found on PATH.
     pub fn new(device: &str) -> Self {
-        XorrisoConfig { program: PathBuf::from("xorriso"), device: device.to_string(), speed: None, capacity: None }
+        XorrisoConfig { program: PathBuf::from("xorriso"), device: device.to_string(), speed: None, capacity: None, scsi_dev_family_sg: false }
     }
 
     /// The file behind a `stdio:` pseudo-drive, or the device node of a real drive.
@@ -41,6 +45,11 @@ impl XorrisoConfig {
 
     fn is_pseudo(&self) -> bool {
         self.device.starts_with("stdio:")
+    }
+
+    /// Options that go before any command.
+    fn leading_options(&self) -> Vec<String> {
+        if self.scsi_dev_family_sg { vec!["-scsi_dev_family".into(), "sg".into()] } else { Vec::new() }
     }
 }
 
@@ -97,6 +106,7 @@ impl XorrisoBurner {
 
     fn media_report(&self) -> Result<MediaReport, BurnError> {
         let out = Command::new(&self.config.program)
+            .args(self.config.leading_options())
             .args(["-abort_on", "NEVER", "-outdev", &self.config.device, "-toc", "-tell_media_space"])
             .output()
             .map_err(|e| BurnError::Device(format!("cannot run {}: {e}", self.config.program.display())))?;
@@ -163,7 +173,8 @@ impl Burner for XorrisoBurner {
         if image_size > status.free_bytes {
             return Err(BurnError::TooLarge { image: image_size, free: status.free_bytes });
         }
-        let mut args: Vec<String> = ["-abort_on", "FAILURE", "-as", "cdrecord", "-v"].iter().map(|s| s.to_string()).collect();
+        let mut args = self.config.leading_options();
+        args.extend(["-abort_on", "FAILURE", "-as", "cdrecord", "-v"].iter().map(|s| s.to_string()));
         args.push(format!("dev={}", self.config.device));
         if let Some(speed) = &self.config.speed {
             args.push(format!("speed={speed}"));
