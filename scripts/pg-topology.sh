@@ -7,7 +7,7 @@
 #   scripts/pg-topology.sh status DIR
 #
 # start creates the clusters on first use (ports N, N+1, N+2; default N = 55411) and writes
-# DIR/asto.toml with the matching [ob] table for `asto ob --config DIR/asto.toml ...`; later
+# DIR/asto.toml with the matching [ob] table for `asto ob <command> --config DIR/asto.toml`; later
 # starts reuse them. --node starts or stops one cluster only (to take a site offline and back).
 # --no-fsync trades crash safety for speed (test clusters only). stop without --node also stops
 # every cluster; the directory is left for the caller to remove.
