@@ -274,6 +274,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/progress", get(progress))
         .merge(super::agents::routes())
         .merge(super::metrics::routes(state.clone()))
+        .merge(super::web::routes(state.clone()))
         .fallback(not_found)
         .with_state(state)
 }

@@ -10,6 +10,7 @@ pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod metrics;
+pub mod web;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, channel};
