@@ -78,6 +78,17 @@ fn host_status_text(code: u16) -> &'static str {
     }
 }
 
+/// What a failed `open()` of a device node means for the operator.
+fn open_error(device: &str, e: std::io::Error) -> TransportError {
+    let device = device.to_string();
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => TransportError::NotFound { device },
+        Some(libc::EBUSY) => TransportError::Busy { device },
+        Some(libc::EACCES) | Some(libc::EPERM) => TransportError::PermissionDenied { device },
+        _ => TransportError::Io(e),
+    }
+}
+
 /// An open `/dev/sgN`.
 #[derive(Debug)]
 pub struct SgDevice {
@@ -95,12 +106,7 @@ impl SgDevice {
             .write(true)
             .custom_flags(libc::O_EXCL | libc::O_NONBLOCK)
             .open(&path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => TransportError::NotFound { device: device.clone() },
-                Some(libc::EBUSY) => TransportError::Busy { device: device.clone() },
-                Some(libc::EACCES) | Some(libc::EPERM) => TransportError::PermissionDenied { device: device.clone() },
-                _ => TransportError::Io(e),
-            })?;
+            .map_err(|e| open_error(&device, e))?;
         tracing::debug!(device = %device, "opened SCSI generic device");
         Ok(SgDevice { file, path })
     }
@@ -230,6 +236,14 @@ mod tests {
     fn missing_device_is_reported_as_missing() {
         let err = SgDevice::open("/dev/sg-does-not-exist-4711").unwrap_err();
         assert!(matches!(err, TransportError::NotFound { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn open_failures_name_the_condition() {
+        let e = |errno| open_error("/dev/sg4", std::io::Error::from_raw_os_error(errno)).to_string();
+        assert_eq!(e(libc::EBUSY), "device /dev/sg4 is busy (opened by another process)");
+        assert_eq!(e(libc::ENXIO), "device /dev/sg4 does not exist");
+        assert_eq!(e(libc::EACCES), "permission denied opening /dev/sg4");
     }
 
     #[test]
