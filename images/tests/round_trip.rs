@@ -110,3 +110,20 @@ fn an_empty_unit_still_carries_its_manifest() {
         assert_eq!(read.manifest.unwrap().unit, "EMPTY");
     }
 }
+
+#[test]
+fn iso_reader_stops_at_the_volume_size_and_notices_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_from(dir.path(), &[("a/b.fits".into(), vec![9u8; 10_000])]);
+    let mut bytes = Vec::new();
+    let plan = iso::plan(&unit, &IsoOptions::default()).unwrap();
+    plan.write_to(&mut bytes).unwrap();
+    let total = bytes.len();
+    // A drive may return run-out after the image: it is not part of it.
+    bytes.extend(std::iter::repeat_n(0xffu8, 1 << 20));
+    let read = read_iso(&bytes[..]).unwrap();
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    // A short read-back is an error, not a clean result.
+    let err = read_iso(&bytes[..total - 2048]).unwrap_err();
+    assert!(err.to_string().contains("ends early"), "{err}");
+}

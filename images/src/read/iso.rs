@@ -288,6 +288,7 @@ pub fn read_iso<R: Read>(input: R) -> Result<ReadSummary, ImageError> {
     // Volume descriptors from sector 16 to the terminator.
     let mut volume_id = None;
     let mut root = None;
+    let mut volume_sectors = 0u64;
     let mut lba = 16;
     loop {
         let d = r.metadata(lba, 1)?;
@@ -297,6 +298,7 @@ pub fn read_iso<R: Read>(input: R) -> Result<ReadSummary, ImageError> {
         match d[0] {
             1 => {
                 volume_id = Some(String::from_utf8_lossy(&d[40..72]).trim_end().to_owned());
+                volume_sectors = u64::from(u32::from_le_bytes([d[80], d[81], d[82], d[83]]));
                 let rec = &d[156..190];
                 let ext = u64::from(u32::from_le_bytes([rec[2], rec[3], rec[4], rec[5]]));
                 let size = u64::from(u32::from_le_bytes([rec[10], rec[11], rec[12], rec[13]]));
@@ -332,8 +334,11 @@ pub fn read_iso<R: Read>(input: R) -> Result<ReadSummary, ImageError> {
             }
         }
     }
-    // Read the rest so the device read completes.
-    std::io::copy(&mut r.input, &mut std::io::sink()).map_err(ImageError::Read)?;
+    // Read up to the declared volume size (so a truncated image is noticed), never beyond:
+    // a drive's run-out past the image is no part of it.
+    if r.pos < volume_sectors {
+        r.skip_to(volume_sectors)?;
+    }
 
     let mut files = Vec::new();
     let mut sums = None;
