@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use tracing::debug;
+
 use super::names::{iso_names, joliet_names};
 use crate::error::ImageError;
 use crate::unit::{Entry, EntryKind, Timestamp};
@@ -157,6 +159,9 @@ fn name_children(nodes: &mut [Node]) {
             nodes[c].iso_id = if dir { base.into_bytes() } else { format!("{base}.{ext};1").into_bytes() };
         }
         for (&c, units) in joliet_members.iter().zip(joliet) {
+            if units.len() != nodes[c].name.chars().count() {
+                debug!(path = %nodes[c].path, joliet = %String::from_utf16_lossy(&units), "Joliet name shortened");
+            }
             nodes[c].joliet_id = units.iter().flat_map(|u| u.to_be_bytes()).collect();
         }
     }
