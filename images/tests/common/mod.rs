@@ -47,30 +47,14 @@ pub fn hostile_tree(root: &Path) {
     fs::set_permissions(root.join("case"), fs::Permissions::from_mode(0o750)).unwrap();
     // Fixed times so mtimes are checkable: whole seconds except one.
     let set = |rel: &str, secs: i64, nanos: i64| {
-        let p = root.join(rel);
-        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
-        let ts = [
-            libc_timespec(secs, nanos),
-            libc_timespec(secs, nanos),
-        ];
-        let rc = unsafe { utimensat(-100, c.as_ptr(), ts.as_ptr(), 0x100) };
-        assert_eq!(rc, 0, "utimensat {rel}");
+        use nix::sys::stat::{utimensat, UtimensatFlags};
+        use nix::sys::time::TimeSpec;
+        let t = TimeSpec::new(secs, nanos);
+        utimensat(nix::fcntl::AT_FDCWD, &root.join(rel), &t, &t, UtimensatFlags::NoFollowSymlink).unwrap();
     };
     set("plain.txt", 1_000_000_000, 0);
     set("data/big.bin", 1_600_000_000, 250_000_000);
     set("rel-link", 1_500_000_000, 0);
-}
-
-#[repr(C)]
-pub struct Timespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-fn libc_timespec(secs: i64, nanos: i64) -> Timespec {
-    Timespec { tv_sec: secs, tv_nsec: nanos }
-}
-unsafe extern "C" {
-    fn utimensat(dirfd: i32, path: *const std::ffi::c_char, times: *const Timespec, flags: i32) -> i32;
 }
 
 pub fn unit_of(root: &Path, volume_id: &str) -> UnitContent {
