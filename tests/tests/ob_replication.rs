@@ -179,7 +179,29 @@ fn bad_data_and_changes_of_mode_or_site_are_refused() {
     refused(&mut paranal, "UPDATE ob SET status = 'C' WHERE ob_id = 10", "OB 10 is owned by HQ");
     refused(&mut hq, "DELETE FROM ob WHERE ob_id = 70", "OB 70 is owned by PARANAL");
     refused(&mut paranal, "INSERT INTO rpc_call (origin, target, proc) VALUES ('PARANAL', 'ALL', 'archive_sm')", "written at HQ only");
+    refused(&mut hq, "INSERT INTO rpc_call (origin, target, proc, args) VALUES ('HQ', 'ALL', 'archive_sm', '{\"cutoff\": \"soon\"}')", "needs args.cutoff as a time, got soon");
+    refused(&mut hq, "INSERT INTO rpc_call (origin, target, proc) VALUES ('HQ', 'ALL', 'drop_everything')", "not one the sites run");
     assert_eq!(ob_ids(&mut hq, "true"), vec![10, 70], "nothing refused was written");
+
+    // A bad call that slips past HQ's guard fails at the sites without stopping replication,
+    // and the status names it.
+    hq.batch_execute(
+        "SET session_replication_role = replica;
+         INSERT INTO rpc_call (origin, target, proc, args) VALUES ('HQ', 'PARANAL', 'archive_sm', '{\"cutoff\": \"soon\"}');
+         SET session_replication_role = origin;",
+    )
+    .unwrap();
+    add_obs(&mut hq, 1, &[12]);
+    wait_until("OB 12 at PARANAL after the bad call", || ob_ids(&mut paranal, "ob_id = 12") == vec![12]);
+    let outcome: String = paranal.query_one("SELECT outcome FROM rpc_log WHERE proc = 'archive_sm'", &[]).unwrap().get(0);
+    assert!(outcome.starts_with("failed: invalid input syntax for type timestamp"), "{outcome}");
+    let out = topo.asto(&["--json", "status"]);
+    assert_eq!(out.status.code(), Some(2));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = status["nodes"][1]["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("archive_sm call ") && error.contains("failed: invalid input syntax"), "{status:#}");
+    let lasilla_calls: i64 = topo.sql("lasilla").query_one("SELECT count(*) FROM rpc_log", &[]).unwrap().get(0);
+    assert_eq!(lasilla_calls, 0, "a call aimed at PARANAL is ignored at LASILLA");
 
     // Bad command-line input names the problem.
     let bad = |args: &[&str], needle: &str| {

@@ -224,6 +224,14 @@ fn node_status(cfg: &ObConfig, n: &super::config::NodeConfig) -> NodeStatus {
             s.history_obs = Some(node.query_one("counting history", "SELECT count(*) FROM ob_history", &[])?.get(0));
         }
         s.last_calls = super::archive::call_log(&mut node, 5)?;
+        if let Some(failed) = s.last_calls.iter().find(|c| c.outcome.starts_with("failed")) {
+            s.error = Some(format!(
+                "{} call {} {}",
+                failed.proc,
+                failed.call_id.map_or("-".to_owned(), |i| i.to_string()),
+                failed.outcome
+            ));
+        }
         Ok(())
     })();
     if let Err(e) = result {

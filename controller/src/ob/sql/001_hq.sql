@@ -34,6 +34,22 @@ BEGIN
         RAISE EXCEPTION 'rpc_call target % is neither ALL nor a known node', NEW.target
             USING ERRCODE = 'check_violation';
     END IF;
+    IF NEW.proc NOT IN ('archive_sm') THEN
+        RAISE EXCEPTION 'rpc_call procedure % is not one the sites run (archive_sm)', NEW.proc
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.proc = 'archive_sm' THEN
+        BEGIN
+            PERFORM (NEW.args->>'cutoff')::timestamptz;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE EXCEPTION 'rpc_call archive_sm needs args.cutoff as a time, got %', coalesce(NEW.args->>'cutoff', 'nothing')
+                USING ERRCODE = 'check_violation';
+        END;
+        IF NEW.args->>'cutoff' IS NULL THEN
+            RAISE EXCEPTION 'rpc_call archive_sm needs args.cutoff as a time, got nothing'
+                USING ERRCODE = 'check_violation';
+        END IF;
+    END IF;
     RETURN NEW;
 END $$;
 CREATE TRIGGER rpc_call_guard BEFORE INSERT ON rpc_call FOR EACH ROW EXECUTE FUNCTION rpc_call_guard();

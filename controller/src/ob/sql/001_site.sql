@@ -29,7 +29,8 @@ BEGIN
 END $$;
 
 -- Runs inside the apply worker for each replicated rpc_call row (ENABLE REPLICA below).
--- Never raises for an unknown procedure: that would stop replication; it logs instead.
+-- Never raises (an error would stop replication from HQ): failures and unknown procedures are
+-- logged in rpc_log, which asto ob status reports.
 CREATE FUNCTION rpc_exec() RETURNS trigger
 LANGUAGE plpgsql SET search_path = public, pg_catalog
 AS $$
@@ -41,9 +42,15 @@ BEGIN
         RETURN NEW;
     END IF;
     IF NEW.proc = 'archive_sm' THEN
-        n := ob_site_archive_sm((NEW.args->>'cutoff')::timestamptz);
-        INSERT INTO rpc_log (call_id, node, proc, args, rows_affected, outcome)
-            VALUES (NEW.call_id, me, NEW.proc, NEW.args, n, 'ok');
+        BEGIN
+            n := ob_site_archive_sm((NEW.args->>'cutoff')::timestamptz);
+            INSERT INTO rpc_log (call_id, node, proc, args, rows_affected, outcome)
+                VALUES (NEW.call_id, me, NEW.proc, NEW.args, n, 'ok');
+        EXCEPTION WHEN OTHERS THEN
+            -- Logged, not raised: an error here would stop all replication from HQ.
+            INSERT INTO rpc_log (call_id, node, proc, args, rows_affected, outcome)
+                VALUES (NEW.call_id, me, NEW.proc, NEW.args, NULL, 'failed: ' || SQLERRM);
+        END;
     ELSE
         INSERT INTO rpc_log (call_id, node, proc, args, rows_affected, outcome)
             VALUES (NEW.call_id, me, NEW.proc, NEW.args, NULL, 'ignored: unknown procedure');
