@@ -20,10 +20,20 @@ pub struct Faults {
     pub flip_bit_at_byte: Option<u64>,
     /// The device is offline: every operation fails with a hardware error.
     pub offline: bool,
+    /// Only for this medium (barcode): a bad cartridge or disc rather than a bad drive.
+    pub medium: Option<String>,
 }
 
 impl Faults {
     pub const FILE_NAME: &'static str = "faults.json";
+
+    /// The faults that apply with the medium stored at `medium_path` loaded.
+    pub fn for_medium(self, medium_path: &Path) -> Faults {
+        match &self.medium {
+            Some(b) if medium_path.file_stem().and_then(|s| s.to_str()) != Some(b.as_str()) => Faults::default(),
+            _ => self,
+        }
+    }
 
     /// Load faults from `dir/faults.json`; no file means no faults. A malformed file is an
     /// error, not silently ignored: an operator who armed a fault wants to know it did not take.

@@ -76,7 +76,7 @@ impl FileBurner {
 
     /// Put the disc stored at `path` in the tray.
     pub fn load(&mut self, path: &Path) -> Result<(), BurnError> {
-        self.faults = Faults::load(&self.config.dir)?;
+        self.faults = Faults::load(&self.config.dir)?.for_medium(path);
         let meta = read_meta(path)?;
         self.disc = Some((path.to_owned(), meta));
         Ok(())

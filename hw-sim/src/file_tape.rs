@@ -141,7 +141,7 @@ impl FileTapeDrive {
 
     /// Load the cartridge stored at `path` with the given native capacity in bytes.
     pub fn load(&mut self, path: &Path, capacity: u64) -> Result<(), TapeError> {
-        self.faults = Faults::load(&self.config.dir)?;
+        self.faults = Faults::load(&self.config.dir)?.for_medium(path);
         self.cartridge = Some(Cartridge::open(path, capacity)?);
         self.rate = RateLimiter::new(self.config.rate);
         Ok(())

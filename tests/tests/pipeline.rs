@@ -269,3 +269,42 @@ fn full_stage_refuses_new_data_and_names_the_stage() {
     let err = ws.fails(["ingest", "--class", "raw", src.to_str().unwrap()]);
     assert!(err.contains("is full"), "{err}");
 }
+
+#[test]
+fn bad_medium_is_marked_and_the_copy_rewritten_on_another_volume() {
+    let ws = Workspace::new(&["--archive-copies", "1"]);
+    // The first cartridge the drive gets fails at its third block.
+    std::fs::create_dir_all(ws.root().join("sim/tape0")).unwrap();
+    std::fs::write(ws.root().join("sim/tape0/faults.json"), r#"{"write_error_at_block": 2, "medium": "AS0001L5"}"#).unwrap();
+    let src = sample_files(ws.dir.path(), "src/night", 6, 300_000, 9);
+    ws.ok(["ingest", "--class", "raw", src.to_str().unwrap()]);
+    ws.ok(["request", "flush", "raw"]);
+    ws.ok(["run"]);
+    let volumes = ws.json(["volumes", "list"]);
+    let state = |b: &str| volumes.as_array().unwrap().iter().find(|v| v["barcode"] == b).map(|v| v["state"].as_str().unwrap().to_owned());
+    assert_eq!(state("AS0001L5").as_deref(), Some("bad"), "{volumes}");
+    assert_eq!(state("AS0002L5").as_deref(), Some("full"), "{volumes}");
+    let status = ws.json(["request", "status", "1"]);
+    assert_eq!(status[0]["state"], "done");
+}
+
+#[test]
+fn device_fault_moves_the_work_to_a_peer_in_the_group() {
+    let ws = Workspace::new(&["--archive-copies", "1"]);
+    std::fs::create_dir_all(ws.root().join("sim/tape0")).unwrap();
+    std::fs::write(ws.root().join("sim/tape0/faults.json"), r#"{"offline": true}"#).unwrap();
+    let src = sample_files(ws.dir.path(), "src/night", 6, 300_000, 10);
+    ws.ok(["ingest", "--class", "raw", src.to_str().unwrap()]);
+    ws.ok(["request", "flush", "raw"]);
+    ws.ok(["run"]);
+    let devices = ws.json(["devices"]);
+    let tape0 = devices.as_array().unwrap().iter().find(|d| d["name"] == "tape0").unwrap();
+    assert_eq!(tape0["state"], "down", "{devices}");
+    assert!(tape0["note"].as_str().unwrap().contains("offline"), "{tape0}");
+    let units = ws.json(["units", "list"]);
+    assert_eq!(units[0]["copies"][0]["device"], "tape1", "{units}");
+    assert_eq!(units[0]["copies"][0]["state"], "verified");
+    // The volume the dead drive had started is back to scratch (rewritable), not lost.
+    let volumes = ws.json(["volumes", "list"]);
+    assert!(volumes.as_array().unwrap().iter().all(|v| v["state"] != "writing"), "{volumes}");
+}
