@@ -193,12 +193,13 @@ impl Burner for FileBurner {
 
     fn read_back(&mut self, len: u64) -> Result<Box<dyn Read + '_>, BurnError> {
         let fault = (self.faults.read_error_at_block.map(|b| b * SECTOR), self.faults.flip_bit_at_byte);
+        let rate = RateLimiter::new(self.config.rate);
         let (path, meta) = self.disc()?;
         if len > meta.session_bytes {
             return Err(BurnError::ReadFailed(format!("read of {len} bytes beyond the {}-byte session", meta.session_bytes)));
         }
         let file = File::open(&*path)?;
-        Ok(Box::new(DiscReader { file: file.take(len), pos: 0, fail_at: fault.0, flip_at: fault.1 }))
+        Ok(Box::new(DiscReader { file: file.take(len), pos: 0, fail_at: fault.0, flip_at: fault.1, rate }))
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BurnError> {
@@ -218,12 +219,13 @@ impl Burner for FileBurner {
     }
 }
 
-/// Reads a disc back, applying injected read faults.
+/// Reads a disc back at the burner's rated speed, applying injected read faults.
 struct DiscReader {
     file: std::io::Take<File>,
     pos: u64,
     fail_at: Option<u64>,
     flip_at: Option<u64>,
+    rate: RateLimiter,
 }
 
 impl Read for DiscReader {
@@ -237,6 +239,7 @@ impl Read for DiscReader {
             buf[(at - self.pos) as usize] ^= 0x01;
         }
         self.pos += n as u64;
+        self.rate.consume(n as u64);
         Ok(n)
     }
 }
