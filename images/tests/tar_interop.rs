@@ -84,3 +84,36 @@ fn own_reader_checks_every_file_and_reports_corruption() {
     let bad = read_tar(&bytes[..]).unwrap();
     assert!(bad.problems.iter().any(|p| p.contains("data/big.bin")), "{:?}", bad.problems);
 }
+
+#[test]
+fn own_reader_lists_archives_written_by_gnu_tar() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    fs::create_dir(&src).unwrap();
+    hostile_tree(&src);
+    // GNU format (././@LongLink names) and POSIX format from another writer.
+    for format in ["gnu", "posix", "ustar"] {
+        let tar = dir.path().join(format!("{format}.tar"));
+        let status = Command::new("tar")
+            .args([&format!("--format={format}"), "-cf"])
+            .arg(&tar)
+            .arg("-C")
+            .arg(&src)
+            .arg(".")
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        // ustar cannot hold every hostile name; GNU tar then exits 2 but writes the rest.
+        assert!(status.success() || format == "ustar", "{format}: {status}");
+        let read = asto_images::read::read_tar(fs::File::open(&tar).unwrap()).unwrap();
+        let long = read.files.iter().find(|f| f.path == "n".repeat(255));
+        if format != "ustar" {
+            let long = long.unwrap_or_else(|| panic!("{format}: 255-byte name not read"));
+            assert_eq!(long.size, 13);
+        }
+        let plain = read.files.iter().find(|f| f.path == "plain.txt").unwrap();
+        use sha2::Digest;
+        assert_eq!(plain.sha256, <[u8; 32]>::from(sha2::Sha256::digest(b"plain\n")));
+        assert!(read.problems.iter().any(|p| p.contains(SUMS_NAME)), "a foreign archive has no checksum list");
+    }
+}

@@ -57,7 +57,13 @@ pub fn run(cmd: Command, json: bool) -> anyhow::Result<ExitCode> {
         Command::Build { format, volid, block_size, request, capacity, out, dir } => {
             build(format, volid, block_size, request, capacity, &out, &dir, json)
         }
-        Command::Verify { format, file } => verify(format, &file, json),
+        Command::Verify { format, file } => match verify(format, &file, json) {
+            // `asto image verify … | head`: a reader that stops early is not an error.
+            Err(e) if e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => {
+                Ok(ExitCode::SUCCESS)
+            }
+            other => other,
+        },
     }
 }
 

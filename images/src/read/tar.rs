@@ -87,6 +87,7 @@ pub fn read_tar<R: Read>(input: R) -> Result<ReadSummary, ImageError> {
     let mut manifest = None;
     let mut problems = Vec::new();
     let mut pax_path: Option<String> = None;
+    let mut pax_link: Option<String> = None;
     let mut pax_size: Option<u64> = None;
     let mut gnu_name: Option<String> = None;
     let mut ended = false;
@@ -104,7 +105,7 @@ pub fn read_tar<R: Read>(input: R) -> Result<ReadSummary, ImageError> {
         let typeflag = header[156];
         let raw_size = parse_octal(&header[124..136]).ok_or_else(|| malformed(format!("bad size field at offset {at}")))?;
         match typeflag {
-            b'x' | b'L' => {
+            b'x' | b'L' | b'K' => {
                 if raw_size > MAX_EXTENSION {
                     return Err(malformed(format!("extension header of {raw_size} bytes at offset {at}")));
                 }
@@ -112,10 +113,13 @@ pub fn read_tar<R: Read>(input: R) -> Result<ReadSummary, ImageError> {
                 s.data(raw_size, &mut buf, |b| data.extend_from_slice(b))?;
                 if typeflag == b'L' {
                     gnu_name = Some(field_str(&data));
+                } else if typeflag == b'K' {
+                    pax_link = Some(field_str(&data));
                 } else {
                     for (key, value) in parse_pax(&data).map_err(|e| malformed(format!("{e} at offset {at}")))? {
                         match key.as_str() {
                             "path" => pax_path = Some(String::from_utf8_lossy(&value).into_owned()),
+                            "linkpath" => pax_link = Some(String::from_utf8_lossy(&value).into_owned()),
                             "size" => {
                                 let v = std::str::from_utf8(&value).ok().and_then(|v| v.parse().ok());
                                 pax_size = Some(v.ok_or_else(|| malformed(format!("bad pax size at offset {at}")))?);
@@ -138,6 +142,7 @@ pub fn read_tar<R: Read>(input: R) -> Result<ReadSummary, ImageError> {
             }
         };
         let path = clean_path(&name);
+        let link = pax_link.take().unwrap_or_else(|| field_str(&header[157..257]));
         match typeflag {
             b'0' | 0 | b'7' => {
                 let keep = (path == SUMS_NAME || path == MANIFEST_NAME) && size <= MAX_METADATA;
@@ -155,7 +160,15 @@ pub fn read_tar<R: Read>(input: R) -> Result<ReadSummary, ImageError> {
                     _ => files.push(FileDigest { path, size, sha256: hasher.finalize().into() }),
                 }
             }
-            b'g' | b'5' | b'2' | b'1' | b'3' | b'4' | b'6' => s.data(size_if_data(typeflag, size), &mut buf, |_| {})?,
+            b'1' => {
+                // A hard link: the same content as an earlier member, listed under this name.
+                let target = clean_path(&link);
+                match files.iter().find(|f: &&FileDigest| f.path == target).cloned() {
+                    Some(f) => files.push(FileDigest { path, ..f }),
+                    None => problems.push(format!("{path:?}: hard link to {target:?}, which is not in the stream before it")),
+                }
+            }
+            b'g' | b'5' | b'2' | b'3' | b'4' | b'6' => s.data(size_if_data(typeflag, size), &mut buf, |_| {})?,
             other => {
                 problems.push(format!("{path:?}: unknown member type {:?} skipped", other as char));
                 s.data(size, &mut buf, |_| {})?;
