@@ -103,6 +103,17 @@ fn api_refuses_what_it_must_and_runs_requests_to_completion() {
     let (_, all) = call("GET", &url("/v1/requests"), Some(USER), None);
     assert_eq!(all.as_array().map(Vec::len), Some(1), "only the open archive request exists: {all}");
 
+    // Live progress: `asto watch` follows the event stream while the requests run.
+    let mut watch = asto_tests::asto(["watch", "--controller", &c.url, "--token", USER, "--json", "--count", "4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut watch_err = BufReader::new(watch.stderr.take().unwrap());
+    let mut hello = String::new();
+    watch_err.read_line(&mut hello).unwrap();
+    assert!(hello.contains("watching"), "{hello}");
+
     // The CLI against the API.
     let files: Vec<String> = (0..10).map(|i| format!("night/obs{i:03}.fits")).collect();
     let mut args = vec!["request", "submit", "--controller", &c.url, "--token", USER, "--media", "DEMO-CD", "--copies", "2", "--json"];
@@ -116,6 +127,11 @@ fn api_refuses_what_it_must_and_runs_requests_to_completion() {
     let user_id = user_req["id"].as_i64().unwrap();
     wait_done(&c, user_id);
     wait_done(&c, archive_req["id"].as_i64().unwrap());
+    let watched = watch.wait_with_output().unwrap();
+    assert!(watched.status.success());
+    let events: Vec<Value> = String::from_utf8_lossy(&watched.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.iter().filter(|e| e["event"] == "finished").count(), 4, "{events:?}");
+    assert!(events.iter().any(|e| e["event"] == "started" && e["action"] == "write"), "{events:?}");
 
     // User media raise take-out prompts; acknowledging one delivers the volume.
     let (_, prompts) = call("GET", &url("/v1/prompts"), Some(USER), None);

@@ -56,14 +56,16 @@ impl Client {
         Self::check(resp)
     }
 
-    /// Follow the server-sent event stream at `path`, calling `f` with each event's data.
-    pub fn events(&self, path: &str, mut f: impl FnMut(&str) -> bool) -> anyhow::Result<()> {
+    /// Follow the server-sent event stream at `path`: `on_connect` once the stream is open, then
+    /// `f` with each event's data until it returns false.
+    pub fn events(&self, path: &str, on_connect: impl FnOnce(), mut f: impl FnMut(&str) -> bool) -> anyhow::Result<()> {
         use std::io::BufRead;
         let resp = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send()?;
         if !resp.status().is_success() {
             Self::check(resp)?;
             return Ok(());
         }
+        on_connect();
         for line in std::io::BufReader::new(resp).lines() {
             let line = line?;
             if let Some(data) = line.strip_prefix("data:") {

@@ -9,13 +9,13 @@ use std::process::ExitCode;
 use std::sync::mpsc::channel;
 
 use anyhow::Context;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::context::{ConfigArg, embedded_agent};
 use super::output;
 use crate::config::{Config, StageKind};
 use crate::ingest::{IngestOptions, ingest};
-use crate::pipeline::{self, Progress, RunOptions};
+use crate::pipeline::{self, RunOptions};
 use crate::requests::{self, Layout, UserRequest};
 use crate::size::{human, parse_size};
 use crate::workspace::{self, SimWorkspace};
@@ -79,12 +79,6 @@ fn generate(root: &Path, total: u64, files: usize) -> anyhow::Result<(u64, usize
         written += size;
     }
     Ok((written, nights))
-}
-
-fn bar_style() -> ProgressStyle {
-    ProgressStyle::with_template("{prefix:>28} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ")
 }
 
 pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
@@ -189,36 +183,9 @@ fn run_pipeline(mut conn: rusqlite::Connection, config: Config, quiet: bool) -> 
     let _lock = super::run::lock_runner(&config)?;
     let (tx, rx) = channel();
     let worker = std::thread::spawn(move || pipeline::run(&mut conn, &config, agent, &RunOptions { stop_after: None, max_prepares: 2 }, Some(tx)));
-    let bars = MultiProgress::new();
-    if quiet {
-        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let mut active = std::collections::HashMap::new();
+    let mut view = super::progress::ProgressView::new(quiet);
     for p in rx {
-        match p {
-            Progress::Started { key, action, unit, device, total } => {
-                let bar = bars.add(ProgressBar::new(total.max(1)));
-                bar.set_style(bar_style());
-                bar.set_prefix(format!("{action} {unit}{}", device.map(|d| format!(" on {d}")).unwrap_or_default()));
-                if action == "prepare" {
-                    bar.set_message("planning");
-                }
-                active.insert(key, bar);
-            }
-            Progress::Bytes { key, done } => {
-                if let Some(b) = active.get(&key) {
-                    b.set_position(done);
-                }
-            }
-            Progress::Finished { key, ok, message } => {
-                if let Some(b) = active.remove(&key) {
-                    if ok {
-                        b.set_position(b.length().unwrap_or(0));
-                    }
-                    b.finish_with_message(if ok { format!("ok: {message}") } else { format!("FAILED: {message}") });
-                }
-            }
-        }
+        view.apply(p);
     }
     let summary = worker.join().map_err(|_| anyhow::anyhow!("the pipeline thread panicked"))??;
     Ok(summary)

@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod init;
 pub mod ob;
 pub mod output;
+pub mod progress;
 pub mod request;
 pub mod retrieve;
 pub mod run;

@@ -394,16 +394,8 @@ impl Runner<'_> {
         self.busy_copies.remove(&copy);
         self.busy_devices.remove(&device);
         let tx = self.conn.transaction()?;
-        let (state, unit, unit_st, volume, barcode, media_name): (String, i64, String, i64, String, String) = tx.query_row(
-            "SELECT c.state, c.unit_id, u.state, c.volume_id, v.barcode, v.media_type FROM copies c
-             JOIN units u ON u.id = c.unit_id JOIN volumes v ON v.id = c.volume_id WHERE c.id = ?1",
-            [copy],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-        )?;
-        tx.execute("UPDATE devices SET reserved_by = NULL WHERE name = ?1 AND reserved_by = ?2", params![device, copy])?;
+        let CopyContext { from, unit, unit_st, volume, barcode, rewritable } = copy_context(&tx, self.config, copy, &device)?;
         let subject = events::Subject { unit: Some(unit), copy: Some(copy), device: Some(&device), volume: Some(&barcode), ..Default::default() };
-        let (from, unit_st) = (copy_state(&state)?, unit_state(&unit_st)?);
-        let rewritable = self.config.media_type(&media_name).map(|m| m.rewritable).unwrap_or(false);
         match result {
             Ok(report) => match copy_next(from, CopyEvent::Written, unit_st) {
                 Ok(to) => {
@@ -522,15 +514,8 @@ impl Runner<'_> {
         self.busy_copies.remove(&copy);
         self.busy_devices.remove(&device);
         let tx = self.conn.transaction()?;
-        let (state, unit, unit_st, volume, barcode, media_name): (String, i64, String, i64, String, String) = tx.query_row(
-            "SELECT c.state, c.unit_id, u.state, c.volume_id, v.barcode, v.media_type FROM copies c
-             JOIN units u ON u.id = c.unit_id JOIN volumes v ON v.id = c.volume_id WHERE c.id = ?1",
-            [copy],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-        )?;
-        tx.execute("UPDATE devices SET reserved_by = NULL WHERE name = ?1 AND reserved_by = ?2", params![device, copy])?;
+        let CopyContext { from, unit, unit_st, volume, barcode, rewritable } = copy_context(&tx, self.config, copy, &device)?;
         let subject = events::Subject { unit: Some(unit), copy: Some(copy), device: Some(&device), volume: Some(&barcode), ..Default::default() };
-        let (from, unit_st) = (copy_state(&state)?, unit_state(&unit_st)?);
         match result {
             Ok(report) => {
                 if let Ok(to) = copy_next(from, CopyEvent::Verified, unit_st) {
@@ -544,7 +529,6 @@ impl Runner<'_> {
             Err(e) => {
                 self.summary.failed += 1;
                 warn!(copy, device = %device, volume = %barcode, error = %e, "verify failed");
-                let rewritable = self.config.media_type(&media_name).map(|m| m.rewritable).unwrap_or(false);
                 if e.blame() == Blame::Device {
                     // The drive failed, not necessarily the medium: verify again on a peer.
                     tx.execute("UPDATE devices SET state = 'down', note = ?2 WHERE name = ?1", params![device, e.to_string()])?;
@@ -859,6 +843,29 @@ fn fail_copy(
         tx.execute("UPDATE copies SET state = ?2, last_error = ?3 WHERE id = ?1", params![copy, to.as_str(), e.to_string()])?;
     }
     Ok(())
+}
+
+/// What a result handler needs to know about the copy it concerns.
+struct CopyContext {
+    from: CopyState,
+    unit: i64,
+    unit_st: UnitState,
+    volume: i64,
+    barcode: String,
+    rewritable: bool,
+}
+
+/// Read a copy's context and release the device it held, inside the result's transaction.
+fn copy_context(tx: &Connection, config: &Config, copy: i64, device: &str) -> Result<CopyContext> {
+    let (state, unit, unit_st, volume, barcode, media_name): (String, i64, String, i64, String, String) = tx.query_row(
+        "SELECT c.state, c.unit_id, u.state, c.volume_id, v.barcode, v.media_type FROM copies c
+         JOIN units u ON u.id = c.unit_id JOIN volumes v ON v.id = c.volume_id WHERE c.id = ?1",
+        [copy],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+    )?;
+    tx.execute("UPDATE devices SET reserved_by = NULL WHERE name = ?1 AND reserved_by = ?2", params![device, copy])?;
+    let rewritable = config.media_type(&media_name).map(|m| m.rewritable).unwrap_or(false);
+    Ok(CopyContext { from: copy_state(&state)?, unit, unit_st: unit_state(&unit_st)?, volume, barcode, rewritable })
 }
 
 /// A fence token for a remote action: unpredictable enough that a stale agent cannot guess the
