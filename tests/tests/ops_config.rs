@@ -153,11 +153,6 @@ fn completions_and_man_pages_come_from_the_cli_definition() {
     assert!(!Path::new(&dir.path().join("asto-completions.1")).exists());
     let top = std::fs::read_to_string(dir.path().join("asto.1")).unwrap();
     assert!(top.contains("doctor") && !top.contains("completions"), "asto.1 lists the hidden commands");
-    // man(1) renders the page.
-    let rendered = std::process::Command::new("man").arg("-l").arg(dir.path().join("asto-doctor.1")).env("MANPAGER", "cat").output();
-    if let Ok(r) = rendered {
-        if r.status.success() {
-            assert!(String::from_utf8_lossy(&r.stdout).contains("pg-timeout"));
-        }
-    }
+    let doctor = std::fs::read_to_string(dir.path().join("asto-doctor.1")).unwrap();
+    assert!(doctor.contains("pg\\-timeout"), "asto-doctor.1 lacks its options");
 }

@@ -106,16 +106,14 @@ pub fn path_problems(config: &Config) -> Vec<Problem> {
     if config.catalogue.exists() && !config.catalogue.is_file() {
         out.push(problem("catalogue".into(), format!("{} is not a regular file", config.catalogue.display())));
     }
-    if let Some(sim) = &config.sim {
-        if let Some(m) = directory_problem(&sim.shelf) {
-            out.push(problem("sim.shelf".into(), m));
-        }
+    if let Some(m) = config.sim.as_ref().and_then(|sim| directory_problem(&sim.shelf)) {
+        out.push(problem("sim.shelf".into(), m));
     }
     for (i, d) in config.devices.iter().enumerate() {
-        if let (Backend::Sim, Some(dir)) = (d.backend, &d.dir) {
-            if let Some(m) = directory_problem(dir) {
-                out.push(problem(format!("device[{i}].dir"), format!("{m} (device '{}')", d.name)));
-            }
+        if let (Backend::Sim, Some(dir)) = (d.backend, &d.dir)
+            && let Some(m) = directory_problem(dir)
+        {
+            out.push(problem(format!("device[{i}].dir"), format!("{m} (device '{}')", d.name)));
         }
     }
     out
@@ -139,14 +137,11 @@ pub fn check(path: &Path) -> (Option<Config>, Vec<Problem>) {
         problems.extend(path_problems(c));
     }
     // The OB module reads its own table; check it too when present.
-    if let Ok(text) = std::fs::read_to_string(path) {
-        if let Ok(table) = toml::from_str::<toml::Table>(&text) {
-            if table.contains_key("ob") {
-                if let Err(e) = crate::ob::config::ObConfig::parse(&text, path) {
-                    problems.push(Problem { file: path.to_owned(), key: "ob".into(), message: e.to_string() });
-                }
-            }
-        }
+    if let Ok(text) = std::fs::read_to_string(path)
+        && toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("ob"))
+        && let Err(e) = crate::ob::config::ObConfig::parse(&text, path)
+    {
+        problems.push(Problem { file: path.to_owned(), key: "ob".into(), message: e.to_string() });
     }
     (config, problems)
 }
