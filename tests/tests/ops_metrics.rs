@@ -80,3 +80,32 @@ fn metrics_agree_with_the_pipeline() {
     assert_eq!(after["asto_copy_retries_total"], 0.0);
     assert!(after.contains_key("asto_agent_last_seen_seconds{agent=\"embedded\"}"), "{text}");
 }
+
+#[test]
+fn verify_failures_are_counted_per_device() {
+    let ws = Workspace::new(&["--archive-copies", "1"]);
+    with_api(&ws);
+    // Both tape drives silently corrupt what they read back: every verify fails.
+    for drive in ["tape0", "tape1"] {
+        let dir = ws.root().join("sim").join(drive);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("faults.json"), r#"{"flip_bit_at_byte": 2000000}"#).unwrap();
+    }
+    let src = sample_files(ws.dir.path(), "src/raw", 4, 2_000_000, 9);
+    ws.ok(["ingest", "--class", "raw", src.to_str().unwrap()]);
+    let c = start(&ws);
+    let (code, req) = call("POST", &format!("{}/v1/requests/flush", c.url), Some(USER), Some(r#"{"class": "raw"}"#));
+    assert_eq!(code, 200, "{req}");
+    let url = format!("{}/metrics", c.url);
+    let samples = ops_support::wait_for("a verify failure in the metrics", 120, || {
+        let (_, text) = call_text("GET", &url, Some(USER), None);
+        let s = parse(&text);
+        (sum(&s, "asto_device_verify_failures_total") >= 1.0).then_some(s)
+    });
+    let failed_on: Vec<&String> = samples.iter().filter(|(k, v)| k.starts_with("asto_device_verify_failures_total") && **v >= 1.0).map(|(k, _)| k).collect();
+    assert!(failed_on.iter().all(|k| k.contains("tape")), "{failed_on:?}");
+    assert_eq!(sum(&samples, "asto_device_verify_failures_total{device=\"burner"), 0.0);
+    // The failed copy was written first: its bytes count, and the request is not done.
+    assert!(sum(&samples, "asto_device_written_bytes_total{device=\"tape") >= 8_000_000.0);
+    assert_eq!(samples["asto_requests{state=\"done\"}"], 0.0);
+}
