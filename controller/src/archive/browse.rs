@@ -22,7 +22,7 @@ pub struct BrowseQuery {
     /// Observation date range (DATE-OBS), inclusive: a date or a date and time.
     pub date_from: Option<String>,
     pub date_to: Option<String>,
-    /// Words that must all appear in the name or the header text.
+    /// Words that must all appear in the name or the header text; `"..."` groups a phrase.
     pub text: Option<String>,
     /// Most rows returned (0: 1000).
     pub limit: usize,
@@ -85,9 +85,21 @@ fn date_bound(s: &str, end: bool) -> Result<String> {
     Err(Error::input(format!("date '{s}' is not YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss]")))
 }
 
-/// Free text as an FTS5 query: every word a quoted phrase, all required.
+/// Free text as an FTS5 query: every word required; words in double quotes form a phrase
+/// (`"NGC 253"` matches those words next to each other). FTS5 syntax is never passed through.
 fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text.split_whitespace().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+    let mut terms = Vec::new();
+    for (i, part) in text.split('"').enumerate() {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        if i % 2 == 1 {
+            terms.push(format!("\"{}\"", words.join(" ")));
+        } else {
+            terms.extend(words.iter().map(|w| format!("\"{w}\"")));
+        }
+    }
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
@@ -292,5 +304,7 @@ mod tests {
         assert_eq!(logged, 1);
         assert!(browse(&conn, &q(&|q| q.date_from = Some("yesterday".into())), &public).unwrap_err().to_string().contains("yesterday"));
         assert!(parse_keyword("novalue").is_err());
+        assert_eq!(fts_query(r#"centaurus "NGC  253" x"#).as_deref(), Some(r#""centaurus" "NGC 253" "x""#));
+        assert_eq!(fts_query(r#"" ""#), None);
     }
 }

@@ -58,7 +58,8 @@ pub struct Args {
     /// Most files listed.
     #[arg(long, default_value_t = 1000)]
     pub limit: usize,
-    /// Free text: words that must all appear in the file name or header.
+    /// Free text: words that must all appear in the file name or header (quote a phrase:
+    /// '"NGC 253"').
     pub text: Vec<String>,
 }
 

@@ -154,7 +154,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ingest = start.elapsed();
     let size = std::fs::metadata(&path)?.len();
 
-    let mut by_kind: Vec<(&str, Vec<Duration>, u64)> = vec![("keyword", vec![], 0), ("date range", vec![], 0), ("free text", vec![], 0), ("name pattern", vec![], 0)];
+    let mut by_kind: Vec<(&str, Vec<Duration>, u64)> = vec![("keyword", vec![], 0), ("date range", vec![], 0), ("free text, words", vec![], 0), ("free text, phrase", vec![], 0), ("name pattern", vec![], 0)];
     for q in 0..o.queries {
         let kind = q % by_kind.len();
         let query = match kind {
@@ -171,6 +171,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 BrowseQuery { date_from: Some(day[..10].to_owned()), date_to: Some(day[..10].to_owned()), limit: 100, ..Default::default() }
             }
             2 => BrowseQuery { text: Some(format!("NGC {}", rng.below(2000))), limit: 100, ..Default::default() },
+            3 => BrowseQuery { text: Some(format!("\"NGC {}\"", rng.below(2000))), limit: 100, ..Default::default() },
             _ => BrowseQuery { name: Some(format!("raw/n{:05}/obs*", rng.below(o.files.div_ceil(500).max(1)))), limit: 100, ..Default::default() },
         };
         let t = Instant::now();
