@@ -14,6 +14,18 @@ use tracing::{info, warn};
 use crate::wire::{ActionProgress, ActionResult, Job, LeaseRequest, LeasedAction, Outcome, Registration};
 use crate::{Agent, AgentError};
 
+/// How the agent gets at the files of a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataAccess {
+    /// Read the controller's paths where they exist here (shared stages), fetch the rest.
+    Auto,
+    /// Always fetch over HTTP.
+    Http,
+    /// Always read the controller's paths (the stages are mounted at the same place).
+    Shared,
+}
+
 /// How the agent reaches its controller.
 #[derive(Debug, Clone)]
 pub struct RemoteConfig {
@@ -22,6 +34,9 @@ pub struct RemoteConfig {
     pub token: String,
     /// How often to ask for work when idle.
     pub poll: Duration,
+    pub data: DataAccess,
+    /// Where fetched files are kept while a copy is written.
+    pub cache: std::path::PathBuf,
 }
 
 /// A failure to talk to the controller.
@@ -37,6 +52,8 @@ struct Api {
     base: String,
     token: String,
     http: reqwest::blocking::Client,
+    data: DataAccess,
+    cache: std::path::PathBuf,
 }
 
 impl Api {
@@ -61,7 +78,13 @@ pub fn run(agent: Arc<Agent>, config: &RemoteConfig, stop: &AtomicBool) -> Resul
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| RemoteError::Http { url: config.controller.clone(), message: e.to_string() })?;
-    let api = Arc::new(Api { base: config.controller.trim_end_matches('/').to_owned(), token: config.token.clone(), http });
+    let api = Arc::new(Api {
+        base: config.controller.trim_end_matches('/').to_owned(),
+        token: config.token.clone(),
+        http,
+        data: config.data,
+        cache: config.cache.clone(),
+    });
     let devices = agent.device_names();
     let _: serde_json::Value = api.post("/v1/agent/register", &Registration { devices: devices.clone(), version: env!("CARGO_PKG_VERSION").into() })?;
     info!(devices = ?devices, controller = %config.controller, "agent registered");
@@ -114,10 +137,22 @@ fn execute(agent: &Agent, api: &Api, action: &LeasedAction) {
         }
     };
     let outcome = match &action.job {
-        Job::Write(job) => match agent.write(job, &mut progress) {
-            Ok(r) => Outcome::Written(r),
-            Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
-        },
+        Job::Write(job) => {
+            let workdir = api.cache.join(format!("action-{id}"));
+            let outcome = match localize(api, job, &workdir) {
+                Err(e) => Outcome::Failed { message: e.to_string(), blame: crate::Blame::Other },
+                Ok(job) => match agent.write(&job, &mut progress) {
+                    Ok(r) => Outcome::Written(r),
+                    Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
+                },
+            };
+            if workdir.exists() {
+                if let Err(e) = std::fs::remove_dir_all(&workdir) {
+                    warn!(action = id, error = %e, "fetched files not removed");
+                }
+            }
+            outcome
+        }
         Job::Verify(job) => match agent.verify(job, &mut progress).and_then(|r| agent.unload(&job.device).map(|()| r)) {
             Ok(r) => Outcome::Verified(r),
             Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
@@ -127,4 +162,72 @@ fn execute(agent: &Agent, api: &Api, action: &LeasedAction) {
         Ok(_) => info!(action = id, "result delivered"),
         Err(e) => warn!(action = id, error = %e, "result refused"),
     }
+}
+
+/// The write job with every source file readable here: the controller's path where the stages
+/// are shared, otherwise a copy fetched over HTTP into `workdir`.
+fn localize(api: &Api, job: &crate::wire::WriteJob, workdir: &std::path::Path) -> Result<crate::wire::WriteJob, RemoteError> {
+    let mut job = job.clone();
+    for file in &mut job.unit.files {
+        let local = match api.data {
+            DataAccess::Shared => true,
+            DataAccess::Auto => file.source.is_file(),
+            DataAccess::Http => false,
+        };
+        if !local {
+            let dest = workdir.join(&file.medium_path);
+            fetch(api, file, &dest)?;
+            file.source = dest;
+        }
+    }
+    Ok(job)
+}
+
+/// Fetch one file from the controller's stages, resuming a partial download with a range
+/// request, and check its size and SHA-256 against the catalogue's.
+fn fetch(api: &Api, file: &crate::wire::UnitFile, dest: &std::path::Path) -> Result<(), RemoteError> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Write};
+    let url = format!("{}/v1/agent/source", api.base);
+    let err = |message: String| RemoteError::Http { url: format!("{url}?path={}", file.source.display()), message };
+    let io = |e: std::io::Error| err(format!("{}: {e}", dest.display()));
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let have = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    if have < file.size {
+        let mut req = api.http.get(&url).bearer_auth(&api.token).query(&[("path", &file.source)]);
+        if have > 0 {
+            req = req.header("Range", format!("bytes={have}-"));
+        }
+        let mut resp = req.send().map_err(|e| err(e.to_string()))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body: serde_json::Value = resp.json().unwrap_or_default();
+            return Err(err(format!("{status}: {}", body.get("error").and_then(|v| v.as_str()).unwrap_or("no message"))));
+        }
+        let append = status == reqwest::StatusCode::PARTIAL_CONTENT;
+        let mut out = std::fs::OpenOptions::new().create(true).write(true).append(append).truncate(!append).open(dest).map_err(io)?;
+        std::io::copy(&mut resp, &mut out).map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    let mut input = std::fs::File::open(dest).map_err(io)?;
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = input.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+        size += n as u64;
+    }
+    let digest = hex::encode(sha.finalize());
+    if size != file.size || digest != file.sha256 {
+        let _ = std::fs::remove_file(dest);
+        return Err(err(format!("fetched {size} bytes with SHA-256 {digest}, the catalogue says {} bytes, {}", file.size, file.sha256)));
+    }
+    info!(file = %file.medium_path, bytes = size, "fetched over HTTP");
+    Ok(())
 }

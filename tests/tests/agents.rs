@@ -40,8 +40,10 @@ fn configure(ws: &Workspace, rate: &str) {
     std::fs::write(&ws.config, text).unwrap();
     let root = ws.root();
     for (host, token, devices) in [("hostA", HOST_A, vec!["ta0"]), ("hostB", HOST_B, vec!["tb0", "tb1"])] {
+        // Agent B fetches unit files over HTTP, as a host without the stages mounted would.
+        let data = if host == "hostB" { "http" } else { "shared" };
         let mut a = format!(
-            "controller = \"CONTROLLER\"\ntoken = \"{token}\"\nmedia_stage = \"{host}/media\"\nshelf = \"{}\"\npoll_ms = 100\n",
+            "controller = \"CONTROLLER\"\ntoken = \"{token}\"\nmedia_stage = \"{host}/media\"\nshelf = \"{}\"\npoll_ms = 100\ndata = \"{data}\"\n",
             root.join("sim/shelf").display()
         );
         for d in devices {
@@ -113,7 +115,7 @@ fn two_agents_write_the_copies_of_a_unit_on_distinct_devices() {
     ws.ok(["ingest", "--class", "remote", src.to_str().unwrap()]);
     let (_c, url) = start_controller(&ws);
     let (_a, _) = start_agent(&ws, "hostA", &url);
-    let (_b, _) = start_agent(&ws, "hostB", &url);
+    let (b, b_log) = start_agent(&ws, "hostB", &url);
     let (code, v) = call("POST", &format!("{url}/v1/requests/flush"), ADMIN, Some(r#"{"class": "remote"}"#));
     assert_eq!(code, 200, "{v}");
     let done = wait_done(&ws, &url, v["id"].as_i64().unwrap());
@@ -131,6 +133,12 @@ fn two_agents_write_the_copies_of_a_unit_on_distinct_devices() {
     assert_eq!(code, 400, "{v}");
     // Nor can a user or an unknown token act as an agent.
     assert_eq!(call("POST", &format!("{url}/v1/agent/lease"), "nobody-0123456789abcdef", Some(r#"{"free_devices": []}"#)).0, 401);
+    // Files are served to agents only from inside the data stages.
+    assert_eq!(call("GET", &format!("{url}/v1/agent/source?path=/etc/passwd"), HOST_B, None).0, 404);
+    // Agent B wrote its copy from files fetched over HTTP (checksums checked on arrival).
+    drop(b);
+    let log: Vec<String> = b_log.map_while(Result::ok).collect();
+    assert!(log.iter().any(|l| l.contains("fetched over HTTP")), "{log:?}");
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! ```toml
 //! controller = "http://controller.example:7420"
 //! token_file = "/etc/asto/agent.token"   # or token = "…"; the token's name is the agent's name
-//! media_stage = "/var/lib/asto/media"    # working space (prepared units are read from shared stages)
+//! media_stage = "/var/lib/asto/media"    # working space: files fetched from the controller
+//! data = "auto"                          # auto | http | shared: how unit files are read
 //! shelf = "/var/lib/asto/sim/shelf"      # simulated devices only
 //! [[device]]
 //! name = "tape2"
@@ -42,12 +43,19 @@ struct AgentFile {
     shelf: Option<PathBuf>,
     #[serde(default = "default_poll_ms")]
     poll_ms: u64,
+    /// auto (shared paths where they exist, HTTP otherwise), http, or shared.
+    #[serde(default = "default_data")]
+    data: remote::DataAccess,
     #[serde(default)]
     device: Vec<DeviceSpec>,
 }
 
 fn default_poll_ms() -> u64 {
     500
+}
+
+fn default_data() -> remote::DataAccess {
+    remote::DataAccess::Auto
 }
 
 fn load(path: &Path) -> anyhow::Result<(AgentConfig, RemoteConfig)> {
@@ -80,7 +88,13 @@ fn load(path: &Path) -> anyhow::Result<(AgentConfig, RemoteConfig)> {
         .collect();
     Ok((
         AgentConfig { devices, shelf: f.shelf.as_deref().map(abs), media_stage: abs(&f.media_stage) },
-        RemoteConfig { controller: f.controller, token, poll: Duration::from_millis(f.poll_ms.max(50)) },
+        RemoteConfig {
+            controller: f.controller,
+            token,
+            poll: Duration::from_millis(f.poll_ms.max(50)),
+            data: f.data,
+            cache: abs(&f.media_stage).join("fetched"),
+        },
     ))
 }
 

@@ -273,6 +273,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/prompts/{id}/ack", post(ack_prompt))
         .route("/v1/progress", get(progress))
         .merge(super::agents::routes())
+        .merge(super::files::routes())
         .merge(super::metrics::routes(state.clone()))
         .merge(super::web::routes(state.clone()))
         .fallback(not_found)

@@ -9,6 +9,7 @@
 pub mod agents;
 pub mod api;
 pub mod auth;
+pub mod files;
 pub mod metrics;
 pub mod web;
 
