@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
 
+# The end-to-end tests run the real `asto` binary; build it once, with the same command the tests
+# use to make sure it is current (so each test's check is a no-op).
+cargo build --quiet -p asto-controller --bin asto
+
 if cargo nextest --version >/dev/null 2>&1; then
     exec cargo nextest run --workspace --no-fail-fast "$@"
 else
