@@ -156,3 +156,15 @@ fn completions_and_man_pages_come_from_the_cli_definition() {
     let doctor = std::fs::read_to_string(dir.path().join("asto-doctor.1")).unwrap();
     assert!(doctor.contains("pg\\-timeout"), "asto-doctor.1 lacks its options");
 }
+
+#[test]
+fn the_controller_refuses_to_start_on_a_path_it_cannot_use() {
+    let ws = Workspace::new(&[]);
+    let blocker = ws.root().join("blocker");
+    std::fs::write(&blocker, "x").unwrap();
+    let text = config_text(&ws).replace(r#"path = "stages/media""#, &format!(r#"path = "{}/media""#, blocker.display()))
+        + "\n[api]\nlisten = \"127.0.0.1:0\"\n[[api.token]]\nname = \"ops\"\nrole = \"admin\"\ntoken = \"admin-secret-0123456789\"\n";
+    std::fs::write(&ws.config, text).unwrap();
+    let stderr = ws.fails(["controller", "--listen", "127.0.0.1:0"]);
+    assert!(stderr.contains(&ws.config.display().to_string()) && stderr.contains("stages.media.path") && stderr.contains("cannot be created"), "{stderr}");
+}

@@ -15,6 +15,10 @@ pub struct Args {
 
 pub fn run(args: Args, _json: bool) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
+    // Paths the daemon cannot use are start-up errors too, with the file and the key.
+    if let Some(p) = super::config_check::path_problems(&config).into_iter().next() {
+        anyhow::bail!("{p}");
+    }
     let _lock = super::run::lock_runner(&config)?;
     let listen = args.listen.clone().or_else(|| config.api.as_ref().map(|a| a.listen.clone())).unwrap_or_else(|| "127.0.0.1:7420".into());
     crate::service::serve(config, &listen)?;
