@@ -199,7 +199,12 @@ impl Cartridge {
 
     /// Append a filemark and persist the index.
     pub fn append_filemark(&mut self) -> Result<(), CartridgeError> {
-        self.objects.push(TapeObject::Filemark);
+        self.append_filemarks(1)
+    }
+
+    /// Append `count` filemarks and persist the index once.
+    pub fn append_filemarks(&mut self, count: usize) -> Result<(), CartridgeError> {
+        self.objects.resize(self.objects.len() + count, TapeObject::Filemark);
         self.index_dirty = true;
         self.sync()
     }

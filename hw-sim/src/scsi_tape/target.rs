@@ -471,9 +471,7 @@ impl State {
             return Ok((0, 0));
         }
         c.truncate(pos).map_err(Self::store_err)?;
-        for _ in 0..count {
-            c.append_filemark().map_err(Self::store_err)?;
-        }
+        c.append_filemarks(count as usize).map_err(Self::store_err)?;
         self.pos += count as usize;
         if in_ew {
             return Err(Sense::new(SenseKey::NoSense, 0, 2).with_eom());
@@ -486,7 +484,8 @@ impl State {
         let code = cdb[1] & 0x0f;
         let count = cdb::space6_count(cdb);
         let mut pos = self.pos;
-        let objects = self.medium()?.objects().to_vec();
+        self.medium()?;
+        let objects: &[TapeObject] = self.cartridge.as_ref().map_or(&[], |c| c.objects());
         let eod = objects.len();
         let result = match code {
             3 => {
