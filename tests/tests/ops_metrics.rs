@@ -2,6 +2,8 @@
 //! that agree with what the pipeline did (bytes and writes per device, queues, prompts).
 
 mod ops_support;
+#[path = "ob_support/mod.rs"]
+mod ob_support;
 
 use std::collections::BTreeMap;
 
@@ -108,4 +110,36 @@ fn verify_failures_are_counted_per_device() {
     // The failed copy was written first: its bytes count, and the request is not done.
     assert!(sum(&samples, "asto_device_written_bytes_total{device=\"tape") >= 8_000_000.0);
     assert_eq!(samples["asto_requests{state=\"done\"}"], 0.0);
+}
+
+#[test]
+fn ob_replication_links_are_measured() {
+    // Three real PostgreSQL clusters (HQ and two sites) with the OB module's replication.
+    let topo = ob_support::Topology::start(41);
+    let ws = Workspace::new(&[]);
+    with_api(&ws);
+    let mut text = std::fs::read_to_string(&ws.config).unwrap();
+    text.push('\n');
+    text.push_str(&std::fs::read_to_string(&topo.config).unwrap());
+    std::fs::write(&ws.config, text).unwrap();
+    let c = start(&ws);
+    let (code, text) = call_text("GET", &format!("{}/metrics", c.url), Some(USER), None);
+    assert_eq!(code, 200, "{text}");
+    let samples = parse(&text);
+    let healthy: Vec<(&String, &f64)> = samples.iter().filter(|(k, _)| k.starts_with("asto_ob_replication_healthy{")).collect();
+    // HQ publishes to each site and each site to HQ.
+    assert_eq!(healthy.len(), 4, "{text}");
+    assert!(healthy.iter().all(|(_, v)| **v == 1.0), "{healthy:?}");
+    for pair in [("HQ", "PARANAL"), ("HQ", "LASILLA"), ("PARANAL", "HQ"), ("LASILLA", "HQ")] {
+        assert!(healthy.iter().any(|(k, _)| k.contains(&format!("publisher=\"{}\",subscriber=\"{}\"", pair.0, pair.1))), "{pair:?}: {healthy:?}");
+    }
+    assert_eq!(samples.keys().filter(|k| k.starts_with("asto_ob_replication_lag_bytes{")).count(), 4, "{text}");
+
+    // A site goes down: its links are reported unhealthy, the others stay healthy.
+    topo.stop_node("lasilla");
+    let (_, text) = call_text("GET", &format!("{}/metrics", c.url), Some(USER), None);
+    let samples = parse(&text);
+    for (k, v) in samples.iter().filter(|(k, _)| k.starts_with("asto_ob_replication_healthy{")) {
+        assert_eq!(*v, if k.contains("LASILLA") { 0.0 } else { 1.0 }, "{k}");
+    }
 }

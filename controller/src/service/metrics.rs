@@ -5,6 +5,9 @@
 //! the numbers survive restarts and agree with `asto devices` and `asto units`. Byte counts and
 //! failures come from the event log (`write done` carries "N bytes, …"; a write's duration is
 //! from its `start` to its `done` event for the same copy), so no extra bookkeeping is needed.
+//! With an `[ob]` table, the OB module's replication links are measured too (lag in bytes and
+//! seconds, whether each link is healthy), connecting to the databases at scrape time with the
+//! module's `connect_timeout_s`.
 //! Like every other endpoint it needs a token (Prometheus: `authorization: credentials: …`).
 
 use std::collections::BTreeMap;
@@ -232,6 +235,39 @@ pub fn collect(conn: &Connection) -> Result<String> {
     Ok(render(&families))
 }
 
+/// The OB module's replication links, when the configuration file has an `[ob]` table.
+pub fn collect_ob(file: &std::path::Path) -> String {
+    let Ok(text) = std::fs::read_to_string(file) else { return String::new() };
+    if !toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("ob")) {
+        return String::new();
+    }
+    let cfg = match crate::ob::config::ObConfig::parse(&text, file) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "OB metrics skipped: the [ob] table is invalid");
+            return String::new();
+        }
+    };
+    let mut healthy = Family::new("asto_ob_replication_healthy", "gauge", "1 when an OB replication link is working, 0 when it has a problem.");
+    let mut lag_bytes = Family::new("asto_ob_replication_lag_bytes", "gauge", "WAL the subscriber has not confirmed yet, per OB replication link.");
+    let mut lag_seconds = Family::new("asto_ob_replication_lag_seconds", "gauge", "Replay lag reported by the publisher, per OB replication link.");
+    let mut silence = Family::new("asto_ob_replication_seconds_since_last_message", "gauge", "Time since the subscriber last heard from the publisher.");
+    for h in crate::ob::health::replication_health(&cfg) {
+        let l = || vec![("subscription", h.subscription.clone()), ("publisher", h.publisher.clone()), ("subscriber", h.subscriber.clone())];
+        healthy.add(l(), if h.healthy() { 1.0 } else { 0.0 });
+        if let Some(b) = h.lag_bytes {
+            lag_bytes.add(l(), b as f64);
+        }
+        if let Some(t) = h.replay_lag_seconds {
+            lag_seconds.add(l(), t);
+        }
+        if let Some(t) = h.seconds_since_last_message {
+            silence.add(l(), t);
+        }
+    }
+    render(&[healthy, lag_bytes, lag_seconds, silence])
+}
+
 async fn metrics(State(s): State<ApiState>, headers: HeaderMap) -> Response {
     let tokens = s.config.api.as_ref().map(|a| a.tokens.as_slice()).unwrap_or(&[]);
     if let Err(r) = authorize(&headers, tokens, Role::User) {
@@ -241,10 +277,14 @@ async fn metrics(State(s): State<ApiState>, headers: HeaderMap) -> Response {
         };
         return (status, m).into_response();
     }
-    let db = s.db.clone();
+    let (db, file) = (s.db.clone(), s.config.file.clone());
     let text = tokio::task::spawn_blocking(move || {
-        let conn = db.lock().unwrap_or_else(|p| p.into_inner());
-        collect(&conn)
+        let catalogue = {
+            let conn = db.lock().unwrap_or_else(|p| p.into_inner());
+            collect(&conn)
+        };
+        // Outside the catalogue lock: this one may wait for databases.
+        catalogue.map(|text| text + &collect_ob(&file))
     })
     .await;
     match text {
