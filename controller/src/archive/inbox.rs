@@ -21,7 +21,7 @@ use std::os::unix::fs::MetadataExt;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::ingest::{ArchiveOptions, ArchivedFile, archive_file, find_ingested, logical_path};
+use super::ingest::{ArchiveOptions, ArchivedFile, archive_file, recover_interrupted};
 use crate::catalogue;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -185,9 +185,8 @@ fn run_one(
     if interrupted {
         // A crash may have hit after the file was recorded: do not archive it twice.
         if let Ok(meta) = std::fs::metadata(data) {
-            let logical = logical_path(opts, name)?;
             let mtime_ns = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
-            if let Some(id) = find_ingested(conn, &logical, meta.len(), mtime_ns, queued_at)? {
+            if let Some(id) = recover_interrupted(conn, config, name, opts, meta.len(), mtime_ns, queued_at)? {
                 tracing::info!(file = id, name, "interrupted request had already archived its file");
                 return Ok((id, None));
             }
@@ -255,6 +254,28 @@ mod tests {
         assert_eq!(a.rights.owner.as_deref(), Some("ann"));
         let first: String = conn.query_row("SELECT path FROM files WHERE id = 1", [], |r| r.get(0)).unwrap();
         assert_eq!(first, "raw/a.txt", "version 1 is untouched");
+    }
+
+    #[test]
+    fn a_request_interrupted_after_the_spine_ingest_is_completed_not_duplicated() {
+        let (_d, config, mut conn, inbox) = workspace();
+        let data = inbox.join("late.txt");
+        std::fs::write(&data, b"arrived once").unwrap();
+        std::fs::write(inbox.join("late.txt.queued"), b"").unwrap();
+        conn.execute(
+            "INSERT INTO ingest_queue (inbox, name, options, state, queued_at) VALUES (?1, 'late.txt', '{\"class\":\"raw\",\"owner\":\"ann\"}', 'running', '2000-01-01T00:00:00.000Z')",
+            [inbox.to_str().unwrap()],
+        )
+        .unwrap();
+        // The crash came after the spine's ingest committed, before the archive's own records.
+        crate::ingest::ingest(&mut conn, &config, std::slice::from_ref(&data), &crate::ingest::IngestOptions { stage: crate::config::StageKind::Archive, class: Some("raw".into()), prefix: None }).unwrap();
+        let out = process(&mut conn, &config, &inbox, &ArchiveOptions::default()).unwrap();
+        assert!(out[0].ok, "{:?}", out[0].error);
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT count(*) FROM files"), 1, "not archived twice");
+        assert_eq!(count("SELECT count(*) FROM file_versions WHERE logical_path = 'raw/late.txt' AND version = 1"), 1);
+        assert_eq!(count("SELECT count(*) FROM file_rights WHERE owner = 'ann'"), 1);
+        assert!(inbox.join("late.txt.done").exists() && !data.exists());
     }
 
     #[test]

@@ -99,7 +99,8 @@ pub fn archive_file(conn: &mut Connection, config: &Config, source: &Path, opts:
     let logical = logical_path(opts, name)?;
     let (format, compression) = crate::formats::classify(name);
     let extracted = metadata::extract(source, format, compression)?;
-    let until = opts.proprietary_until.as_deref().map(rights::parse_until).transpose()?;
+    // A bad proprietary period end is refused before anything changes.
+    opts.proprietary_until.as_deref().map(rights::parse_until).transpose()?;
 
     let mut version = versions::next_version(conn, &logical)?;
     let stored = loop {
@@ -131,27 +132,7 @@ pub fn archive_file(conn: &mut Connection, config: &Config, source: &Path, opts:
     let report = ingest(conn, config, &[src], &IngestOptions { stage: StageKind::Archive, class: opts.class.clone(), prefix: opts.prefix.clone() })?;
     let file = report.files.into_iter().next().ok_or_else(|| Error::State("ingest returned no file".into()))?;
 
-    let (meta, header_rights) = match extracted {
-        Some((m, r)) => (Some(m), r),
-        None => (None, Rights::default()),
-    };
-    let rights = Rights {
-        owner: opts.owner.clone().or(header_rights.owner),
-        programme: opts.programme.clone().or(header_rights.programme),
-        proprietary_until: until.or(header_rights.proprietary_until),
-    };
-    let tx = conn.transaction()?;
-    versions::record(&tx, file.id, &logical, version)?;
-    metadata::store(&tx, file.id, &file.path, meta.as_ref())?;
-    rights::set(&tx, file.id, &rights)?;
-    events::record(
-        &tx,
-        "archive_ingest",
-        "done",
-        &events::Subject { request: report.queued_request, ..Default::default() },
-        &format!("'{}' as version {version} of '{logical}' (file {})", file.path, file.id),
-    )?;
-    tx.commit()?;
+    let (meta, rights) = record(conn, file.id, &file.path, &logical, version, extracted, opts, report.queued_request)?;
     tracing::info!(file = file.id, path = %file.path, version, "archived");
     Ok(ArchivedFile {
         file_id: file.id,
@@ -167,17 +148,79 @@ pub fn archive_file(conn: &mut Connection, config: &Config, source: &Path, opts:
     })
 }
 
-/// The latest version of `logical_path`, if it was ingested with this size and modification
-/// time (how the ingest queue recognises work a crash interrupted after the file was recorded).
-pub fn find_ingested(conn: &Connection, logical_path: &str, size: u64, mtime_ns: i64, since: &str) -> Result<Option<i64>> {
+/// Record what archive ingest adds to the spine's file row, in one transaction: the version,
+/// the metadata and full-text entry, the rights (options over header).
+#[allow(clippy::too_many_arguments)]
+fn record(
+    conn: &mut Connection,
+    file_id: i64,
+    path: &str,
+    logical: &str,
+    version: u32,
+    extracted: Option<(FileMetadata, Rights)>,
+    opts: &ArchiveOptions,
+    queued_request: Option<i64>,
+) -> Result<(Option<FileMetadata>, Rights)> {
+    let until = opts.proprietary_until.as_deref().map(rights::parse_until).transpose()?;
+    let (meta, header_rights) = match extracted {
+        Some((m, r)) => (Some(m), r),
+        None => (None, Rights::default()),
+    };
+    let rights = Rights {
+        owner: opts.owner.clone().or(header_rights.owner),
+        programme: opts.programme.clone().or(header_rights.programme),
+        proprietary_until: until.or(header_rights.proprietary_until),
+    };
+    let tx = conn.transaction()?;
+    versions::record(&tx, file_id, logical, version)?;
+    metadata::store(&tx, file_id, path, meta.as_ref())?;
+    rights::set(&tx, file_id, &rights)?;
+    events::record(
+        &tx,
+        "archive_ingest",
+        "done",
+        &events::Subject { request: queued_request, ..Default::default() },
+        &format!("'{path}' as version {version} of '{logical}' (file {file_id})"),
+    )?;
+    tx.commit()?;
+    Ok((meta, rights))
+}
+
+/// Work a crash interrupted: a file arriving as `name` that the archive already recorded since
+/// `since` with this size and modification time. If the crash came between the spine's ingest
+/// and the archive's own records, those are completed now. Returns the file's id.
+#[allow(clippy::too_many_arguments)]
+pub fn recover_interrupted(
+    conn: &mut Connection,
+    config: &Config,
+    name: &str,
+    opts: &ArchiveOptions,
+    size: u64,
+    mtime_ns: i64,
+    since: &str,
+) -> Result<Option<i64>> {
     use rusqlite::OptionalExtension;
-    Ok(conn
-        .query_row(
-            "SELECT f.id FROM file_versions v JOIN files f ON f.id = v.file_id
-             WHERE v.logical_path = ?1 AND f.size = ?2 AND f.mtime_ns = ?3 AND f.ingested_at >= ?4
-             ORDER BY v.version DESC LIMIT 1",
-            params![logical_path, size, mtime_ns, since],
-            |r| r.get(0),
-        )
-        .optional()?)
+    let logical = logical_path(opts, name)?;
+    let last = versions::next_version(conn, &logical)?;
+    for version in (1..=last).rev() {
+        let path = versions::versioned_name(&logical, version);
+        let row: Option<(i64, bool)> = conn
+            .query_row(
+                "SELECT f.id, EXISTS (SELECT 1 FROM file_versions v WHERE v.file_id = f.id) FROM files f
+                 WHERE f.stage = 'archive' AND f.path = ?1 AND f.size = ?2 AND f.mtime_ns = ?3 AND f.ingested_at >= ?4",
+                params![path, size, mtime_ns, since],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((id, recorded)) = row else { continue };
+        if !recorded {
+            let staged = crate::stage::Stage::new(config, StageKind::Archive).path(&path)?;
+            let (format, compression) = crate::formats::classify(name);
+            let extracted = metadata::extract(&staged, format, compression)?;
+            record(conn, id, &path, &logical, version, extracted, opts, None)?;
+            tracing::info!(file = id, path, "completed an archive ingest a crash interrupted");
+        }
+        return Ok(Some(id));
+    }
+    Ok(None)
 }
