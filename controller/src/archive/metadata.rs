@@ -96,6 +96,9 @@ pub fn extract(path: &Path, format: &str, compression: &str) -> Result<Option<(F
     Ok(Some((from_header(&header), rights_from_header(&header))))
 }
 
+/// Keywords (by prefix) whose string values are not free text.
+const FREE_TEXT_SKIP: &[&str] = &["DATE", "TIME", "MJD", "UTC", "LST", "CHECKSUM", "DATASUM", "XTENSION", "CTYPE", "CUNIT", "BUNIT", "RADESYS", "TIMESYS", "Z"];
+
 /// Store a file's metadata and index its name and header text, inside the caller's transaction.
 pub fn store(conn: &Connection, file_id: i64, path: &str, meta: Option<&FileMetadata>) -> Result<()> {
     let mut header_text = String::new();
@@ -106,12 +109,19 @@ pub fn store(conn: &Connection, file_id: i64, path: &str, meta: Option<&FileMeta
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![file_id, m.date_obs, m.instrument, m.telescope, m.object, m.ra, m.dec, m.exptime, m.programme, m.obs_id, keywords],
         )?;
+        // Free text is for what a file is about: the descriptive (string) values, not numbers,
+        // dates or checksums, which keyword and date conditions search precisely. Indexing every
+        // value would put the same small numbers in nearly every file.
         for (k, v) in &m.keywords {
-            if let Value::Str(s) = v {
-                header_text.push_str(&format!("{k} {s}\n"));
-            } else {
-                header_text.push_str(&format!("{k} {}\n", v.text()));
+            if let Value::Str(s) = v
+                && !FREE_TEXT_SKIP.iter().any(|p| k.starts_with(p))
+            {
+                header_text.push_str(s);
+                header_text.push('\n');
             }
+        }
+        if let Some(id) = &m.obs_id {
+            header_text.push_str(id);
         }
     }
     conn.execute("DELETE FROM file_text WHERE rowid = ?1", [file_id])?;
@@ -163,10 +173,14 @@ mod tests {
         .unwrap();
         let mut meta = FileMetadata::default();
         meta.keywords.insert("OBJECT".into(), Value::Str("Centaurus A".into()));
+        meta.keywords.insert("DATE-OBS".into(), Value::Str("2024-03-01T00:00:00".into()));
+        meta.keywords.insert("EXPTIME".into(), Value::Real(300.0));
         store(&conn, 7, "raw/night_1/obs001.fits", Some(&meta)).unwrap();
         let hit: i64 = conn.query_row("SELECT rowid FROM file_text WHERE file_text MATCH 'centaurus'", [], |r| r.get(0)).unwrap();
         assert_eq!(hit, 7);
         let by_name: i64 = conn.query_row("SELECT rowid FROM file_text WHERE file_text MATCH 'obs001'", [], |r| r.get(0)).unwrap();
         assert_eq!(by_name, 7);
+        let numbers: i64 = conn.query_row("SELECT count(*) FROM file_text WHERE file_text MATCH '2024 OR 300'", [], |r| r.get(0)).unwrap();
+        assert_eq!(numbers, 0, "dates and numbers are for keyword and date conditions");
     }
 }
