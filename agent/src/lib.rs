@@ -8,6 +8,7 @@
 
 mod devices;
 mod error;
+pub mod metrics;
 mod prepare;
 pub mod remote;
 pub mod retrieve;

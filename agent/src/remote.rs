@@ -37,6 +37,8 @@ pub struct RemoteConfig {
     pub data: DataAccess,
     /// Where fetched files are kept while a copy is written.
     pub cache: std::path::PathBuf,
+    /// Where to serve `/metrics`, if anywhere.
+    pub metrics_listen: Option<String>,
 }
 
 /// A failure to talk to the controller.
@@ -54,6 +56,7 @@ struct Api {
     http: reqwest::blocking::Client,
     data: DataAccess,
     cache: std::path::PathBuf,
+    metrics: Arc<crate::metrics::AgentMetrics>,
 }
 
 impl Api {
@@ -78,14 +81,22 @@ pub fn run(agent: Arc<Agent>, config: &RemoteConfig, stop: &AtomicBool) -> Resul
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| RemoteError::Http { url: config.controller.clone(), message: e.to_string() })?;
+    let devices = agent.device_names();
+    let metrics = Arc::new(crate::metrics::AgentMetrics::new(&devices));
+    if let Some(listen) = &config.metrics_listen {
+        let listener = std::net::TcpListener::bind(listen).map_err(|e| RemoteError::Http { url: listen.clone(), message: format!("cannot serve metrics: {e}") })?;
+        let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.clone());
+        info!(address = %address, "agent metrics listening");
+        crate::metrics::serve(listener, metrics.clone());
+    }
     let api = Arc::new(Api {
         base: config.controller.trim_end_matches('/').to_owned(),
         token: config.token.clone(),
         http,
         data: config.data,
         cache: config.cache.clone(),
+        metrics,
     });
-    let devices = agent.device_names();
     let _: serde_json::Value = api.post("/v1/agent/register", &Registration { devices: devices.clone(), version: env!("CARGO_PKG_VERSION").into() })?;
     info!(devices = ?devices, controller = %config.controller, "agent registered");
     let busy: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
@@ -100,6 +111,7 @@ pub fn run(agent: Arc<Agent>, config: &RemoteConfig, stop: &AtomicBool) -> Resul
             match api.post("/v1/agent/lease", &LeaseRequest { free_devices: free }) {
                 Ok(l) => l,
                 Err(e) => {
+                    api.metrics.lease_errors.fetch_add(1, Ordering::Relaxed);
                     warn!(error = %e, "lease request failed");
                     None
                 }
@@ -111,10 +123,13 @@ pub fn run(agent: Arc<Agent>, config: &RemoteConfig, stop: &AtomicBool) -> Resul
         };
         let device = action.job.device().to_owned();
         info!(action = action.id, device = %device, "action leased");
+        api.metrics.leased.fetch_add(1, Ordering::Relaxed);
+        api.metrics.set_busy(&device, true);
         busy.lock().unwrap_or_else(|p| p.into_inner()).insert(device.clone());
         let (agent, api, busy) = (agent.clone(), api.clone(), busy.clone());
         std::thread::spawn(move || {
             execute(&agent, &api, &action);
+            api.metrics.set_busy(&device, false);
             busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&device);
         });
     }
@@ -128,7 +143,11 @@ fn execute(agent: &Agent, api: &Api, action: &LeasedAction) {
     // Report at least every third of the lease, and on progress.
     let interval = Duration::from_secs((action.lease_secs / 3).max(1));
     let mut last = Instant::now();
+    let mut reported = 0u64;
+    let device = action.job.device().to_owned();
     let mut progress = |done: u64| {
+        api.metrics.add_bytes(&device, done.saturating_sub(reported));
+        reported = done;
         if last.elapsed() >= interval.min(Duration::from_secs(1)) {
             last = Instant::now();
             if let Err(e) = api.post::<_, serde_json::Value>(&format!("/v1/agent/actions/{id}/progress"), &ActionProgress { fence, done }) {
@@ -158,9 +177,14 @@ fn execute(agent: &Agent, api: &Api, action: &LeasedAction) {
             Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
         },
     };
+    let counter = if matches!(outcome, Outcome::Failed { .. }) { &api.metrics.failed } else { &api.metrics.succeeded };
+    counter.fetch_add(1, Ordering::Relaxed);
     match api.post::<_, serde_json::Value>(&format!("/v1/agent/actions/{id}/result"), &ActionResult { fence, outcome }) {
         Ok(_) => info!(action = id, "result delivered"),
-        Err(e) => warn!(action = id, error = %e, "result refused"),
+        Err(e) => {
+            api.metrics.results_refused.fetch_add(1, Ordering::Relaxed);
+            warn!(action = id, error = %e, "result refused");
+        }
     }
 }
 
@@ -228,6 +252,8 @@ fn fetch(api: &Api, file: &crate::wire::UnitFile, dest: &std::path::Path) -> Res
         let _ = std::fs::remove_file(dest);
         return Err(err(format!("fetched {size} bytes with SHA-256 {digest}, the catalogue says {} bytes, {}", file.size, file.sha256)));
     }
+    api.metrics.files_fetched.fetch_add(1, Ordering::Relaxed);
+    api.metrics.bytes_fetched.fetch_add(size, Ordering::Relaxed);
     info!(file = %file.medium_path, bytes = size, "fetched over HTTP");
     Ok(())
 }

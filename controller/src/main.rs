@@ -92,7 +92,14 @@ fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ASTO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // A closed stderr must not kill a daemon: tracing's own report of a failed log write would
     // itself write to stderr and panic.
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).log_internal_errors(false).init();
+    // Colours only on a terminal: journald, log files and pipes get plain text.
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .log_internal_errors(false)
+        .init();
 }
 
 fn main() -> ExitCode {

@@ -41,9 +41,9 @@ fn configure(ws: &Workspace, rate: &str) {
     let root = ws.root();
     for (host, token, devices) in [("hostA", HOST_A, vec!["ta0"]), ("hostB", HOST_B, vec!["tb0", "tb1"])] {
         // Agent B fetches unit files over HTTP, as a host without the stages mounted would.
-        let data = if host == "hostB" { "http" } else { "shared" };
+        let (data, metrics) = if host == "hostB" { ("http", "metrics_listen = \"127.0.0.1:0\"\n") } else { ("shared", "") };
         let mut a = format!(
-            "controller = \"CONTROLLER\"\ntoken = \"{token}\"\nmedia_stage = \"{host}/media\"\nshelf = \"{}\"\npoll_ms = 100\ndata = \"{data}\"\n",
+            "controller = \"CONTROLLER\"\ntoken = \"{token}\"\nmedia_stage = \"{host}/media\"\nshelf = \"{}\"\npoll_ms = 100\ndata = \"{data}\"\n{metrics}",
             root.join("sim/shelf").display()
         );
         for d in devices {
@@ -116,6 +116,19 @@ fn two_agents_write_the_copies_of_a_unit_on_distinct_devices() {
     let (_c, url) = start_controller(&ws);
     let (_a, _) = start_agent(&ws, "hostA", &url);
     let (b, b_log) = start_agent(&ws, "hostB", &url);
+    // Agent B's log, line by line, as it comes.
+    let (tx, b_lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in b_log.map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let metrics_at = b_lines
+        .iter()
+        .find_map(|l| l.contains("agent metrics listening").then(|| l.rsplit('=').next().unwrap_or("").trim().to_owned()))
+        .expect("agent B announces its metrics address");
     let (code, v) = call("POST", &format!("{url}/v1/requests/flush"), ADMIN, Some(r#"{"class": "remote"}"#));
     assert_eq!(code, 200, "{v}");
     let done = wait_done(&ws, &url, v["id"].as_i64().unwrap());
@@ -135,9 +148,17 @@ fn two_agents_write_the_copies_of_a_unit_on_distinct_devices() {
     assert_eq!(call("POST", &format!("{url}/v1/agent/lease"), "nobody-0123456789abcdef", Some(r#"{"free_devices": []}"#)).0, 401);
     // Files are served to agents only from inside the data stages.
     assert_eq!(call("GET", &format!("{url}/v1/agent/source?path=/etc/passwd"), HOST_B, None).0, 404);
+    // Agent B's own metrics: its write and verification, the bytes its device moved, the files it
+    // fetched over HTTP.
+    let out = std::process::Command::new("curl").args(["-s", &format!("http://{metrics_at}/metrics")]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let value = |name: &str| text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    assert_eq!(value("asto_agent_actions_succeeded_total"), 2, "{text}");
+    assert_eq!(value("asto_agent_files_fetched_total"), 12, "{text}");
+    assert!(value("asto_agent_device_bytes_total{device=\"tb0\"}") > 0, "{text}");
     // Agent B wrote its copy from files fetched over HTTP (checksums checked on arrival).
     drop(b);
-    let log: Vec<String> = b_log.map_while(Result::ok).collect();
+    let log: Vec<String> = b_lines.iter().collect();
     assert!(log.iter().any(|l| l.contains("fetched over HTTP")), "{log:?}");
 }
 

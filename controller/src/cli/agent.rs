@@ -6,6 +6,7 @@
 //! token_file = "/etc/asto/agent.token"   # or token = "…"; the token's name is the agent's name
 //! media_stage = "/var/lib/asto/media"    # working space: files fetched from the controller
 //! data = "auto"                          # auto | http | shared: how unit files are read
+//! metrics_listen = "0.0.0.0:9102"        # Prometheus /metrics (optional)
 //! shelf = "/var/lib/asto/sim/shelf"      # simulated devices only
 //! [[device]]
 //! name = "tape2"
@@ -46,6 +47,8 @@ struct AgentFile {
     /// auto (shared paths where they exist, HTTP otherwise), http, or shared.
     #[serde(default = "default_data")]
     data: remote::DataAccess,
+    /// Address for the Prometheus endpoint (e.g. "0.0.0.0:9102"); none: no endpoint.
+    metrics_listen: Option<String>,
     #[serde(default)]
     device: Vec<DeviceSpec>,
 }
@@ -94,6 +97,7 @@ fn load(path: &Path) -> anyhow::Result<(AgentConfig, RemoteConfig)> {
             poll: Duration::from_millis(f.poll_ms.max(50)),
             data: f.data,
             cache: abs(&f.media_stage).join("fetched"),
+            metrics_listen: f.metrics_listen,
         },
     ))
 }
