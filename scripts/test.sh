@@ -10,6 +10,9 @@ scripts/install-test-deps.sh
 # use to make sure it is current (so each test's check is a no-op).
 cargo build --quiet -p asto-controller --bin asto
 
+# Device discovery through libudev is a cargo feature (it needs libudev-dev to build).
+cargo test --quiet -p asto-drivers --features udev --lib discovery
+
 if cargo nextest --version >/dev/null 2>&1; then
     exec cargo nextest run --workspace --no-fail-fast "$@"
 else

@@ -58,43 +58,76 @@ pub fn discover(sysfs: &Path, dev: &Path) -> std::io::Result<Vec<DiscoveredDevic
     let mut out = Vec::new();
     for entry in entries.filter_map(|e| e.ok()) {
         let sg_name = entry.file_name().to_string_lossy().into_owned();
-        let device = entry.path().join("device");
-        let Ok(type_code) = read_trim(&device.join("type")).parse::<u8>() else { continue };
-        let kind = match type_code {
-            1 => DeviceKind::Tape,
-            8 => DeviceKind::Changer,
-            5 => DeviceKind::Optical,
-            other => DeviceKind::Other(other),
-        };
-        let node = match kind {
-            DeviceKind::Tape => first_child(&device.join("scsi_tape")).map(|st| dev.join(format!("n{st}"))),
-            DeviceKind::Changer => first_child(&device.join("scsi_changer")).map(|ch| dev.join(ch)),
-            DeviceKind::Optical => first_child(&device.join("block")).map(|sr| dev.join(sr)),
-            DeviceKind::Other(_) => None,
-        };
-        let hctl = std::fs::canonicalize(&device)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_default();
-        let serial = std::fs::read(device.join("vpd_pg80")).ok().and_then(|b| crate::scsi::inquiry::decode_serial_page(&b)).filter(|s| !s.is_empty());
-        out.push(DiscoveredDevice {
-            kind,
-            sg: dev.join(&sg_name),
-            node,
-            hctl,
-            vendor: read_trim(&device.join("vendor")),
-            model: read_trim(&device.join("model")),
-            revision: read_trim(&device.join("rev")),
-            serial,
-        });
+        if let Some(d) = describe(&sg_name, &entry.path(), dev) {
+            out.push(d);
+        }
     }
     out.sort_by_key(|d| d.sg.to_string_lossy().trim_start_matches(|c: char| !c.is_ascii_digit()).parse::<u32>().unwrap_or(u32::MAX));
     Ok(out)
 }
 
-/// Discover devices of this machine.
+/// Describe the SCSI generic node `sg_name` whose sysfs class entry is `class_entry`.
+fn describe(sg_name: &str, class_entry: &Path, dev: &Path) -> Option<DiscoveredDevice> {
+    let device = class_entry.join("device");
+    let type_code = read_trim(&device.join("type")).parse::<u8>().ok()?;
+    let kind = match type_code {
+        1 => DeviceKind::Tape,
+        8 => DeviceKind::Changer,
+        5 => DeviceKind::Optical,
+        other => DeviceKind::Other(other),
+    };
+    let node = match kind {
+        DeviceKind::Tape => first_child(&device.join("scsi_tape")).map(|st| dev.join(format!("n{st}"))),
+        DeviceKind::Changer => first_child(&device.join("scsi_changer")).map(|ch| dev.join(ch)),
+        DeviceKind::Optical => first_child(&device.join("block")).map(|sr| dev.join(sr)),
+        DeviceKind::Other(_) => None,
+    };
+    let hctl = std::fs::canonicalize(&device).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_default();
+    let serial = std::fs::read(device.join("vpd_pg80")).ok().and_then(|b| crate::scsi::inquiry::decode_serial_page(&b)).filter(|s| !s.is_empty());
+    Some(DiscoveredDevice {
+        kind,
+        sg: dev.join(sg_name),
+        node,
+        hctl,
+        vendor: read_trim(&device.join("vendor")),
+        model: read_trim(&device.join("model")),
+        revision: read_trim(&device.join("rev")),
+        serial,
+    })
+}
+
+/// Discover devices of this machine: through libudev when built with the `udev` feature (the
+/// device database, as udev rules see it), through sysfs otherwise.
 pub fn discover_system() -> std::io::Result<Vec<DiscoveredDevice>> {
-    discover(Path::new("/sys"), Path::new("/dev"))
+    #[cfg(feature = "udev")]
+    {
+        discover_udev()
+    }
+    #[cfg(not(feature = "udev"))]
+    {
+        discover(Path::new("/sys"), Path::new("/dev"))
+    }
+}
+
+/// Syspaths of the devices udev knows in `subsystem`, with their kernel names.
+#[cfg(feature = "udev")]
+pub fn udev_devices(subsystem: &str) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut enumerator = udev::Enumerator::new()?;
+    enumerator.match_subsystem(subsystem)?;
+    let mut out: Vec<(String, PathBuf)> =
+        enumerator.scan_devices()?.map(|d| (d.sysname().to_string_lossy().into_owned(), d.syspath().to_owned())).collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Discover through libudev: udev lists the SCSI generic devices, their attributes are read the
+/// same way as in [`discover`].
+#[cfg(feature = "udev")]
+pub fn discover_udev() -> std::io::Result<Vec<DiscoveredDevice>> {
+    let mut out: Vec<DiscoveredDevice> =
+        udev_devices("scsi_generic")?.into_iter().filter_map(|(name, syspath)| describe(&name, &syspath, Path::new("/dev"))).collect();
+    out.sort_by_key(|d| d.sg.to_string_lossy().trim_start_matches(|c: char| !c.is_ascii_digit()).parse::<u32>().unwrap_or(u32::MAX));
+    Ok(out)
 }
 
 /// Find the device with this serial number.
@@ -105,6 +138,21 @@ pub fn by_serial<'a>(devices: &'a [DiscoveredDevice], serial: &str) -> Option<&'
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// libudev and sysfs see the same devices: the block devices of this machine (every machine
+    /// has some; SCSI tape and changer classes are absent on most build hosts), and the same
+    /// SCSI generic devices.
+    #[cfg(feature = "udev")]
+    #[test]
+    fn udev_sees_what_sysfs_sees() {
+        let from_udev: Vec<String> = udev_devices("block").unwrap().into_iter().map(|(n, _)| n).collect();
+        let mut from_sysfs: Vec<String> =
+            std::fs::read_dir("/sys/class/block").unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        from_sysfs.sort();
+        assert!(!from_sysfs.is_empty());
+        assert_eq!(from_udev, from_sysfs);
+        assert_eq!(discover_udev().unwrap(), discover(Path::new("/sys"), Path::new("/dev")).unwrap());
+    }
 
     #[allow(clippy::too_many_arguments)] // a test helper mirroring the sysfs attributes one to one
     fn fake_device(sys: &Path, sg: &str, hctl: &str, type_code: u8, vendor: &str, model: &str, serial: Option<&str>, child: Option<(&str, &str)>) {
