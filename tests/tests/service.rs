@@ -176,3 +176,35 @@ fn controller_killed_mid_write_resumes_everything_on_restart() {
     let done = wait_done(&c, id);
     assert_eq!(done["copies_verified"], 2, "{done}");
 }
+
+#[test]
+fn browse_and_retrieve_over_the_api_read_from_the_volume_once_the_stage_is_clean() {
+    let ws = Workspace::new(&[]);
+    with_api(&ws);
+    let src = sample_files(ws.dir.path(), "src/night", 6, 200_000, 31);
+    ws.ok(["ingest", "--class", "raw", src.to_str().unwrap()]);
+    let c = start(&ws);
+    let (_, v) = call("POST", &format!("{}/v1/requests/flush", c.url), Some(USER), Some(r#"{"class": "raw"}"#));
+    wait_done(&c, v["id"].as_i64().unwrap());
+
+    let (code, found) = call("POST", &format!("{}/v1/browse", c.url), Some(USER), Some(r#"{"name": "obs003.fits", "keywords": [], "limit": 0}"#));
+    assert_eq!(code, 200, "{found}");
+    let files = found["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{found}");
+    let path = files[0]["path"].as_str().unwrap().to_owned();
+    assert_eq!(files[0]["state"], "archived");
+
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-D", "-", "-H", &format!("Authorization: Bearer {USER}"), &format!("{}/v1/retrieve?file={path}", c.url)])
+        .output()
+        .unwrap();
+    let text = out.stdout;
+    let split = text.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let (head, body) = (String::from_utf8_lossy(&text[..split]).to_lowercase(), &text[split + 4..]);
+    assert!(head.contains("200") && head.contains("x-asto-source: volume"), "{head}");
+    assert_eq!(body, std::fs::read(src.join("obs003.fits")).unwrap().as_slice(), "retrieved bytes differ");
+
+    assert_eq!(call("GET", &format!("{}/v1/retrieve?file={path}", c.url), None, None).0, 401);
+    assert_eq!(call("GET", &format!("{}/v1/retrieve?file={path}&admin_reason=x", c.url), Some(USER), None).0, 400);
+    assert_eq!(call("GET", &format!("{}/v1/retrieve?file=raw/nothing.fits", c.url), Some(USER), None).0, 404);
+}

@@ -76,7 +76,7 @@ pub fn find_file(conn: &Connection, spec: &str) -> Result<FileRow> {
             )
             .optional()?,
     };
-    found.ok_or_else(|| Error::input(format!("'{spec}' is not in the catalogue (browse finds archive paths)")))
+    found.ok_or_else(|| Error::NotFound(format!("'{spec}' is not in the catalogue (browse finds archive paths)")))
 }
 
 /// Where a retrieved file goes: `dest` itself, or `dest/<file name>` if `dest` is a directory.

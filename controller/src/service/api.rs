@@ -36,6 +36,8 @@ pub struct ApiState {
     pub wake: std::sync::mpsc::Sender<()>,
     /// Progress events as JSON, for `/v1/progress`.
     pub progress: tokio::sync::broadcast::Sender<String>,
+    /// The embedded agent, for retrievals from volumes.
+    pub agent: Arc<asto_agent::Agent>,
 }
 
 /// An API error: a status and a message, sent as `{"error": "…"}`.
@@ -274,6 +276,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/progress", get(progress))
         .merge(super::agents::routes())
         .merge(super::files::routes())
+        .merge(super::archive::routes())
         .merge(super::metrics::routes(state.clone()))
         .merge(super::web::routes(state.clone()))
         .fallback(not_found)

@@ -7,6 +7,7 @@
 //! at any moment is safe: on the next start, recovery redoes whatever was interrupted.
 
 pub mod agents;
+pub mod archive;
 pub mod api;
 pub mod auth;
 pub mod files;
@@ -103,7 +104,13 @@ pub fn serve(config: Config, listen: &str) -> Result<()> {
             let (config, agent, progress, stop) = (config.clone(), agent.clone(), progress_tx.clone(), stop.clone());
             std::thread::spawn(move || pipeline_loop(pipeline_conn, config, agent, wake_rx, progress, stop))
         };
-        let state = api::ApiState { config: config.clone(), db: Arc::new(Mutex::new(api_conn)), wake: wake_tx.clone(), progress: progress_tx };
+        let state = api::ApiState {
+            config: config.clone(),
+            db: Arc::new(Mutex::new(api_conn)),
+            wake: wake_tx.clone(),
+            progress: progress_tx,
+            agent: agent.clone(),
+        };
         // Tests and scripts read the address from here (listen on port 0 picks a free one).
         println!("listening on {bound}");
         info!(address = %bound, "controller API listening");
