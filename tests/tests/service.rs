@@ -207,4 +207,29 @@ fn browse_and_retrieve_over_the_api_read_from_the_volume_once_the_stage_is_clean
     assert_eq!(call("GET", &format!("{}/v1/retrieve?file={path}", c.url), None, None).0, 401);
     assert_eq!(call("GET", &format!("{}/v1/retrieve?file={path}&admin_reason=x", c.url), Some(USER), None).0, 400);
     assert_eq!(call("GET", &format!("{}/v1/retrieve?file=raw/nothing.fits", c.url), Some(USER), None).0, 404);
+
+    // Distribution: a tar.gz bundle made from the volume, downloaded over the API by its requester.
+    let body = format!(r#"{{"files": ["{path}"], "delivery": {{"method": "bundle"}}}}"#);
+    let (code, d) = call("POST", &format!("{}/v1/distributions", c.url), Some(USER), Some(&body));
+    assert_eq!(code, 201, "{d}");
+    let id = d["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, st) = call("GET", &format!("{}/v1/distributions/{id}", c.url), Some(USER), None);
+        if st["state"] == "done" {
+            break;
+        }
+        assert!(st["state"] != "failed" && Instant::now() < deadline, "{st}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let bundle = ws.dir.path().join("bundle.tar.gz");
+    let got = std::process::Command::new("curl")
+        .args(["-s", "-f", "-o", bundle.to_str().unwrap(), "-H", &format!("Authorization: Bearer {USER}"), &format!("{}/v1/distributions/{id}/bundle", c.url)])
+        .status()
+        .unwrap();
+    assert!(got.success());
+    let listing = std::process::Command::new("tar").args(["-tzf", bundle.to_str().unwrap()]).output().unwrap();
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("obs003.fits"), "{}", String::from_utf8_lossy(&listing.stdout));
+    assert_eq!(call("GET", &format!("{}/v1/distributions/{id}/bundle", c.url), Some(ADMIN), None).0, 200, "admins may fetch it too");
+    assert_eq!(call("GET", &format!("{}/v1/distributions/4242", c.url), Some(USER), None).0, 404);
 }

@@ -167,7 +167,7 @@ pub fn status(conn: &Connection, ids: &[i64]) -> Result<Vec<Status>> {
         .collect::<std::result::Result<Vec<_>, _>>()?;
     for id in ids {
         if !all.iter().any(|s| s.id == *id) {
-            return Err(Error::input(format!("there is no distribution request {id}")));
+            return Err(Error::NotFound(format!("there is no distribution request {id}")));
         }
     }
     Ok(all.into_iter().filter(|s| ids.is_empty() || ids.contains(&s.id)).collect())

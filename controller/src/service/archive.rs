@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::api::{ApiError, ApiState};
 use super::auth::Caller;
 use crate::archive::browse::{BrowseQuery, browse};
+use crate::archive::distribution::{self, DistributionRequest, Method, ProcessOptions};
 use crate::archive::retrieve::{RetrieveOptions, retrieve};
 use crate::archive::rights::Principal;
 use crate::config::{Role, StageKind};
@@ -85,6 +86,81 @@ async fn retrieve_file(State(s): State<ApiState>, headers: HeaderMap, Query(q): 
         .map_err(|e| ApiError::from(Error::State(e.to_string())))
 }
 
+/// Body of `POST /v1/distributions`: `{"files": [...], "delivery": {"method": "bundle"}}` or
+/// `{"files": [...], "delivery": {"method": "media", "media_type": "DVD+R", "copies": 1}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistributeBody {
+    pub files: Vec<String>,
+    pub delivery: Method,
+}
+
+/// Submit a distribution request; processing starts at once in the background (at most
+/// `DEFAULT_PARALLEL` requests at a time, as with `asto distribute run`).
+async fn submit_distribution(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    Query(o): Query<Override>,
+    body: Result<Json<DistributeBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let caller = s.caller(&headers, Role::User)?;
+    let who = principal(&caller, &o)?;
+    let Json(b) = body?;
+    let status = s
+        .with_db(move |c, config| {
+            let id = distribution::submit(c, config, &DistributionRequest { principal: who, files: b.files, method: b.delivery })?;
+            Ok(distribution::status(c, &[id])?.remove(0))
+        })
+        .await?;
+    let (config, agent) = (s.config.clone(), Arc::clone(&s.agent));
+    tokio::task::spawn_blocking(move || {
+        let opts = ProcessOptions { max_parallel: distribution::DEFAULT_PARALLEL, out_dir: distribution::default_out_dir(&config) };
+        if let Err(e) = distribution::process(&config, agent, &opts) {
+            tracing::warn!(error = %e, "distribution processing failed");
+        }
+    });
+    Ok((StatusCode::CREATED, Json(serde_json::to_value(status).map_err(|e| ApiError::from(Error::State(e.to_string())))?)))
+}
+
+async fn distribution_status(State(s): State<ApiState>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<i64>) -> Result<Json<serde_json::Value>, ApiError> {
+    s.caller(&headers, Role::User)?;
+    let mut found = s.with_db(move |c, _| distribution::status(c, &[id])).await?;
+    if found.is_empty() {
+        return Err(ApiError::from(Error::NotFound(format!("there is no distribution request {id}"))));
+    }
+    Ok(Json(serde_json::to_value(found.remove(0)).map_err(|e| ApiError::from(Error::State(e.to_string())))?))
+}
+
+/// The `.tar.gz` bundle of a finished request, for its requester (or an admin).
+async fn distribution_bundle(State(s): State<ApiState>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<i64>) -> Result<Response, ApiError> {
+    let caller = s.caller(&headers, Role::User)?;
+    let mut found = s.with_db(move |c, _| distribution::status(c, &[id])).await?;
+    let Some(st) = (!found.is_empty()).then(|| found.remove(0)) else {
+        return Err(ApiError::from(Error::NotFound(format!("there is no distribution request {id}"))));
+    };
+    if st.requester != caller.name && caller.role != Role::Admin {
+        return Err(ApiError::from(Error::NotFound(format!("there is no distribution request {id} of {}", caller.name))));
+    }
+    let Some(bundle) = st.bundle.filter(|_| st.state == "done") else {
+        return Err(ApiError::from(Error::Conflict(format!("distribution request {id} has no bundle ({})", st.state))));
+    };
+    let file = tokio::fs::File::open(&bundle).await.map_err(|e| ApiError::from(Error::file(&bundle, e)))?;
+    let len = file.metadata().await.map_err(|e| ApiError::from(Error::file(&bundle, e)))?.len();
+    let name = std::path::Path::new(&bundle).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| format!("distribution-{id}.tar.gz"));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/gzip")
+        .header(header::CONTENT_LENGTH, len)
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+        .header("X-Asto-Sha256", st.sha256.unwrap_or_default())
+        .body(Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20)))
+        .map_err(|e| ApiError::from(Error::State(e.to_string())))
+}
+
 pub fn routes() -> Router<ApiState> {
-    Router::new().route("/v1/browse", post(browse_files)).route("/v1/retrieve", get(retrieve_file))
+    Router::new()
+        .route("/v1/browse", post(browse_files))
+        .route("/v1/retrieve", get(retrieve_file))
+        .route("/v1/distributions", post(submit_distribution))
+        .route("/v1/distributions/{id}", get(distribution_status))
+        .route("/v1/distributions/{id}/bundle", get(distribution_bundle))
 }
