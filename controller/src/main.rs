@@ -76,6 +76,9 @@ enum Command {
     /// The passive ingest daemon: trigger files in an inbox become archived, versioned files.
     #[command(subcommand)]
     Inbox(cli::inbox::Command),
+    /// Data rights: programme membership, and who may see a file.
+    #[command(subcommand)]
+    Rights(cli::rights::Command),
     /// Find archive files by name pattern, keywords, observation date and free text.
     Browse(cli::browse::Args),
     /// Get archived files back, from their stage or straight from a volume in the jukebox.
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
         Command::Completions(a) => cli::completions::completions(a, Cli::command()),
         Command::Man(a) => cli::completions::man(a, Cli::command(), cli.json),
         Command::Inbox(c) => cli::inbox::run(c, cli.json),
+        Command::Rights(c) => cli::rights::run(c, cli.json),
         Command::Browse(a) => cli::browse::run(a, cli.json),
         Command::Retrieve(a) => cli::retrieve::run(a, cli.json),
         Command::Check(a) => cli::check::run(a, cli.json),

@@ -308,3 +308,19 @@ fn device_fault_moves_the_work_to_a_peer_in_the_group() {
     let volumes = ws.json(["volumes", "list"]);
     assert!(volumes.as_array().unwrap().iter().all(|v| v["state"] != "writing"), "{volumes}");
 }
+
+#[test]
+fn programme_membership_is_granted_and_file_rights_shown() {
+    let ws = Workspace::new(&[]);
+    let src = sample_files(ws.dir.path(), "src/night", 1, 1000, 12);
+    ws.ok(["ingest", "--class", "raw", src.to_str().unwrap()]);
+    let granted = ws.json(["rights", "grant", "--programme", "116.28N5.001", "--user", "alice"]);
+    assert_eq!(granted["user"], "alice");
+    let conn = catalogue(&ws);
+    assert_eq!(count(&conn, "SELECT count(*) FROM programme_members WHERE programme = '116.28N5.001' AND user = 'alice'"), 1);
+    assert_eq!(count(&conn, "SELECT count(*) FROM events WHERE action = 'rights'"), 1);
+    let shown = ws.json(["rights", "show", "raw/night/obs000.fits"]);
+    assert!(shown["proprietary_until"].is_null(), "{shown}");
+    let err = ws.fails(["rights", "show", "raw/night/none.fits"]);
+    assert!(err.contains("not in the catalogue"), "{err}");
+}

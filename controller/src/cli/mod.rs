@@ -23,6 +23,7 @@ pub mod output;
 pub mod progress;
 pub mod request;
 pub mod retrieve;
+pub mod rights;
 pub mod run;
 pub mod scsi;
 pub mod tape;
