@@ -17,23 +17,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// The agent daemon of a media host: drives its devices, takes work from the controller.
-    Agent(cli::agent::Args),
-    /// The controller daemon: HTTP API, pipeline and embedded agent.
-    Controller(cli::controller::Args),
-    /// Devices: state, what they are busy with, their groups.
-    Devices(cli::devices::ListArgs),
-    /// Agents: the embedded one and those on media hosts.
-    Agents(cli::devices::ListArgs),
-    /// Operator prompts: list and acknowledge.
-    #[command(subcommand)]
-    Prompts(cli::devices::PromptsCommand),
-    /// Live progress of the controller's pipeline.
-    Watch(cli::watch::Args),
+    // Getting started
     /// Run the whole pipeline on simulated devices with generated data (no setup needed).
     Demo(cli::demo::Args),
     /// Create a workspace on simulated devices.
     Init(cli::init::Args),
+    // Daily work
     /// Put files into a data stage and the catalogue.
     Ingest(cli::ingest::Args),
     /// Submit, flush, inspect and roll back requests.
@@ -47,6 +36,37 @@ enum Command {
     /// Volumes: media, their state and location.
     #[command(subcommand)]
     Volumes(cli::units::VolumesCommand),
+    /// Devices: state, what they are busy with, their groups.
+    Devices(cli::devices::ListArgs),
+    /// Operator prompts: list and acknowledge.
+    #[command(subcommand)]
+    Prompts(cli::devices::PromptsCommand),
+    /// Live progress of the controller's pipeline.
+    Watch(cli::watch::Args),
+    // Archive services
+    /// The passive ingest daemon: trigger files in an inbox become archived, versioned files.
+    #[command(subcommand)]
+    Inbox(cli::inbox::Command),
+    /// Find archive files by name pattern, keywords, observation date and free text.
+    Browse(cli::browse::Args),
+    /// Get archived files back, from their stage or straight from a volume in the jukebox.
+    Retrieve(cli::retrieve::Args),
+    /// Consistency check: stage files and volumes against the catalogue.
+    Check(cli::check::Args),
+    /// Distribution requests: archive files as tar.gz bundles or on user media.
+    #[command(subcommand)]
+    Distribute(cli::distribute::Command),
+    /// Data rights: programme membership, and who may see a file.
+    #[command(subcommand)]
+    Rights(cli::rights::Command),
+    // Services
+    /// The controller daemon: HTTP API, pipeline and embedded agent.
+    Controller(cli::controller::Args),
+    /// The agent daemon of a media host: drives its devices, takes work from the controller.
+    Agent(cli::agent::Args),
+    /// Agents: the embedded one and those on media hosts.
+    Agents(cli::devices::ListArgs),
+    // Devices and media, directly
     /// Build and verify media images (ISO 9660, pax tar).
     #[command(subcommand)]
     Image(cli::image::Command),
@@ -59,9 +79,11 @@ enum Command {
     /// SCSI helpers (decode sense data).
     #[command(subcommand)]
     Scsi(cli::scsi::Command),
+    // Observation blocks
     /// Observation-block replication and archiving on PostgreSQL.
     #[command(subcommand)]
     Ob(cli::ob::Command),
+    // Operations
     /// Check the configuration: every error with its file and key.
     #[command(subcommand)]
     Config(cli::config_check::Command),
@@ -73,21 +95,6 @@ enum Command {
     /// Write man pages generated from this command line into a directory.
     #[command(hide = true)]
     Man(cli::completions::ManArgs),
-    /// The passive ingest daemon: trigger files in an inbox become archived, versioned files.
-    #[command(subcommand)]
-    Inbox(cli::inbox::Command),
-    /// Data rights: programme membership, and who may see a file.
-    #[command(subcommand)]
-    Rights(cli::rights::Command),
-    /// Find archive files by name pattern, keywords, observation date and free text.
-    Browse(cli::browse::Args),
-    /// Get archived files back, from their stage or straight from a volume in the jukebox.
-    Retrieve(cli::retrieve::Args),
-    /// Consistency check: stage files and volumes against the catalogue.
-    Check(cli::check::Args),
-    /// Distribution requests: archive files as tar.gz bundles or on user media.
-    #[command(subcommand)]
-    Distribute(cli::distribute::Command),
 }
 
 /// Logs go to stderr; `ASTO_LOG` sets the filter (e.g. `debug`, `asto_controller=trace`).
