@@ -37,6 +37,10 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Every transaction takes the write lock when it begins. A deferred transaction that reads
+    // and then writes fails at once with SQLITE_BUSY (the busy timeout does not apply) when
+    // another connection — the API's, the pipeline's, a CLI's — committed in between.
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     migrate(&mut conn, path)?;
     Ok(conn)
 }
@@ -88,6 +92,22 @@ mod tests {
         let path = dir.path().join("c.db");
         open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
         assert!(matches!(open(&path), Err(Error::CatalogueTooNew { found: 99, .. })));
+    }
+
+    #[test]
+    fn transactions_take_the_write_lock_when_they_begin() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let mut a = open(&path).unwrap();
+        let b = open(&path).unwrap();
+        b.busy_timeout(std::time::Duration::ZERO).unwrap();
+        // A deferred transaction would hold no lock yet, and b's write would go through — and
+        // a's later read-then-write would fail with "database is locked".
+        let tx = a.transaction().unwrap();
+        assert!(next_counter(&b, "x").is_err(), "a's transaction holds the write lock from its start");
+        next_counter(&tx, "x").unwrap();
+        tx.commit().unwrap();
+        assert_eq!(next_counter(&b, "x").unwrap(), 2);
     }
 
     #[test]

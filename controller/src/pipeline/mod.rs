@@ -369,22 +369,7 @@ impl Runner<'_> {
             self.busy_copies.insert(copy);
             self.busy_devices.insert(device.clone());
             let job = WriteJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared };
-            if let Some(owner) = self.remote_agent(&device) {
-                self.dispatch(copy, &device, &owner, Job::Write(job))?;
-                started += 1;
-                continue;
-            }
-            let (agent, tx, progress) = (self.agent.clone(), self.tx.clone(), self.progress.clone());
-            std::thread::spawn(move || {
-                let key = format!("c{copy}");
-                let mut report = |done| {
-                    if let Some(p) = &progress {
-                        let _ = p.send(Progress::Bytes { key: key.clone(), done });
-                    }
-                };
-                let result = agent.write(&job, &mut report);
-                let _ = tx.send(Done::Written { copy, device, result });
-            });
+            self.run_job(copy, &device, Job::Write(job))?;
             started += 1;
         }
         Ok(started)
@@ -487,24 +472,7 @@ impl Runner<'_> {
             self.busy_copies.insert(copy);
             self.busy_devices.insert(device.clone());
             let job = VerifyJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared, start_block };
-            if let Some(owner) = self.remote_agent(&device) {
-                self.dispatch(copy, &device, &owner, Job::Verify(job))?;
-                started += 1;
-                continue;
-            }
-            let (agent, tx, progress) = (self.agent.clone(), self.tx.clone(), self.progress.clone());
-            std::thread::spawn(move || {
-                let key = format!("v{copy}");
-                let mut report = |done| {
-                    if let Some(p) = &progress {
-                        let _ = p.send(Progress::Bytes { key: key.clone(), done });
-                    }
-                };
-                let result = agent.verify(&job, &mut report);
-                // The volume leaves the drive: to the jukebox (archive) or to the user.
-                let result = result.and_then(|r| agent.unload(&job.device).map(|()| r));
-                let _ = tx.send(Done::Verified { copy, device, result });
-            });
+            self.run_job(copy, &device, Job::Verify(job))?;
             started += 1;
         }
         Ok(started)
@@ -697,6 +665,33 @@ impl Runner<'_> {
             info!(request, "request done");
             self.summary.requests_done += 1;
         }
+        Ok(())
+    }
+
+    /// Run a write or verification: on a remote agent's device through the lease table, on an
+    /// embedded device on a worker thread that reports progress and its result.
+    fn run_job(&mut self, copy: i64, device: &str, job: Job) -> Result<()> {
+        if let Some(owner) = self.remote_agent(device) {
+            return self.dispatch(copy, device, &owner, job);
+        }
+        let (agent, tx, progress, device) = (self.agent.clone(), self.tx.clone(), self.progress.clone(), device.to_owned());
+        std::thread::spawn(move || {
+            let key = format!("{}{copy}", if matches!(job, Job::Write(_)) { "c" } else { "v" });
+            let mut report = |done| {
+                if let Some(p) = &progress {
+                    let _ = p.send(Progress::Bytes { key: key.clone(), done });
+                }
+            };
+            let done = match job {
+                Job::Write(job) => Done::Written { copy, device, result: agent.write(&job, &mut report) },
+                Job::Verify(job) => {
+                    // The volume leaves the drive: to the jukebox (archive) or to the user.
+                    let result = agent.verify(&job, &mut report).and_then(|r| agent.unload(&job.device).map(|()| r));
+                    Done::Verified { copy, device, result }
+                }
+            };
+            let _ = tx.send(done);
+        });
         Ok(())
     }
 
