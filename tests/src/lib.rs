@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: locate the real `asto` binary (built by the same cargo
 //! invocation that builds the tests) and run it.
 
+pub mod api;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

@@ -3,12 +3,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStderr, Stdio};
-use std::time::{Duration, Instant};
 
+use asto_tests::api::{ADMIN, call, start, wait_done, with_api_and};
 use asto_tests::{Workspace, sample_files};
 use serde_json::Value;
 
-const ADMIN: &str = "admin-secret-0123456789";
 const HOST_A: &str = "host-a-secret-0123456789";
 const HOST_B: &str = "host-b-secret-0123456789";
 
@@ -31,13 +30,14 @@ fn configure(ws: &Workspace, rate: &str) {
     }
     text.push_str("\n[[group]]\nname = \"remote-tapes\"\ndevices = [\"ta0\", \"tb0\", \"tb1\"]\nmedia = [\"LTO-6\"]\n");
     text.push_str("\n[class.remote]\nmedia = \"LTO-6\"\ncopies = 2\ngroup = \"remote-tapes\"\n");
-    text.push_str(&format!(
-        "\n[api]\nlisten = \"127.0.0.1:0\"\nlease_secs = 2\n\
-         [[api.token]]\nname = \"ops\"\nrole = \"admin\"\ntoken = \"{ADMIN}\"\n\
-         [[api.token]]\nname = \"hostA\"\nrole = \"agent\"\ntoken = \"{HOST_A}\"\n\
-         [[api.token]]\nname = \"hostB\"\nrole = \"agent\"\ntoken = \"{HOST_B}\"\n"
-    ));
     std::fs::write(&ws.config, text).unwrap();
+    with_api_and(
+        ws,
+        &format!(
+            "lease_secs = 2\n[[api.token]]\nname = \"hostA\"\nrole = \"agent\"\ntoken = \"{HOST_A}\"\n\
+             [[api.token]]\nname = \"hostB\"\nrole = \"agent\"\ntoken = \"{HOST_B}\"\n"
+        ),
+    );
     let root = ws.root();
     for (host, token, devices) in [("hostA", HOST_A, vec!["ta0"]), ("hostB", HOST_B, vec!["tb0", "tb1"])] {
         // Agent B fetches unit files over HTTP, as a host without the stages mounted would.
@@ -56,16 +56,6 @@ fn configure(ws: &Workspace, rate: &str) {
     }
 }
 
-fn start_controller(ws: &Workspace) -> (Proc, String) {
-    // The controller's log is kept in the workspace, for the failure message of a test.
-    let log = std::fs::File::create(ws.root().join("controller.log")).unwrap();
-    let mut child = ws.cmd(["controller"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
-    (Proc(child), format!("http://{addr}"))
-}
-
 fn start_agent(ws: &Workspace, host: &str, url: &str) -> (Proc, std::io::Lines<BufReader<ChildStderr>>) {
     let path = ws.root().join(format!("{host}.toml"));
     let text = std::fs::read_to_string(&path).unwrap().replace("CONTROLLER", url);
@@ -73,34 +63,6 @@ fn start_agent(ws: &Workspace, host: &str, url: &str) -> (Proc, std::io::Lines<B
     let mut child = asto_tests::asto(["agent", "--config", path.to_str().unwrap()]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     let lines = BufReader::new(child.stderr.take().unwrap()).lines();
     (Proc(child), lines)
-}
-
-fn call(method: &str, url: &str, token: &str, body: Option<&str>) -> (u16, Value) {
-    let auth = format!("Authorization: Bearer {token}");
-    let mut args = vec!["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H", auth.as_str()];
-    if let Some(b) = body {
-        args.extend(["-H", "Content-Type: application/json", "--data-binary", b]);
-    }
-    args.push(url);
-    let out = std::process::Command::new("curl").args(&args).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-fn wait_done(ws: &Workspace, url: &str, id: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, v) = call("GET", &format!("{url}/v1/requests/{id}"), ADMIN, None);
-        if v["state"] == "done" {
-            return v;
-        }
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(ws.root().join("controller.log")).unwrap_or_default();
-            panic!("request {id} not done: {v}\ncontroller log:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn catalogue(ws: &Workspace) -> rusqlite::Connection {
@@ -113,7 +75,8 @@ fn two_agents_write_the_copies_of_a_unit_on_distinct_devices() {
     configure(&ws, "0");
     let src = sample_files(ws.dir.path(), "src/night", 12, 200_000, 21);
     ws.ok(["ingest", "--class", "remote", src.to_str().unwrap()]);
-    let (_c, url) = start_controller(&ws);
+    let c = start(&ws);
+    let url = c.url.clone();
     let (_a, _) = start_agent(&ws, "hostA", &url);
     let (b, b_log) = start_agent(&ws, "hostB", &url);
     // Agent B's log, line by line, as it comes.
@@ -129,25 +92,25 @@ fn two_agents_write_the_copies_of_a_unit_on_distinct_devices() {
         .iter()
         .find_map(|l| l.contains("agent metrics listening").then(|| l.rsplit('=').next().unwrap_or("").trim().to_owned()))
         .expect("agent B announces its metrics address");
-    let (code, v) = call("POST", &format!("{url}/v1/requests/flush"), ADMIN, Some(r#"{"class": "remote"}"#));
+    let (code, v) = call("POST", &format!("{url}/v1/requests/flush"), Some(ADMIN), Some(r#"{"class": "remote"}"#));
     assert_eq!(code, 200, "{v}");
-    let done = wait_done(&ws, &url, v["id"].as_i64().unwrap());
+    let done = wait_done(&c, v["id"].as_i64().unwrap());
     assert_eq!(done["copies_verified"], 2);
     let conn = catalogue(&ws);
     let devices: Vec<String> = conn.prepare("SELECT device FROM copies WHERE state = 'verified' ORDER BY copy_no").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     assert_eq!(devices.len(), 2);
     assert_ne!(devices[0], devices[1]);
     assert!(devices.iter().all(|d| ["ta0", "tb0", "tb1"].contains(&d.as_str())), "{devices:?}");
-    let (_, agents) = call("GET", &format!("{url}/v1/agents"), ADMIN, None);
+    let (_, agents) = call("GET", &format!("{url}/v1/agents"), Some(ADMIN), None);
     let names: Vec<&str> = agents.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"hostA") && names.contains(&"hostB"), "{names:?}");
     // An agent cannot claim a device that is not configured as its own.
-    let (code, v) = call("POST", &format!("{url}/v1/agent/register"), HOST_A, Some(r#"{"devices": ["tb0"], "version": "x"}"#));
+    let (code, v) = call("POST", &format!("{url}/v1/agent/register"), Some(HOST_A), Some(r#"{"devices": ["tb0"], "version": "x"}"#));
     assert_eq!(code, 400, "{v}");
     // Nor can a user or an unknown token act as an agent.
-    assert_eq!(call("POST", &format!("{url}/v1/agent/lease"), "nobody-0123456789abcdef", Some(r#"{"free_devices": []}"#)).0, 401);
+    assert_eq!(call("POST", &format!("{url}/v1/agent/lease"), Some("nobody-0123456789abcdef"), Some(r#"{"free_devices": []}"#)).0, 401);
     // Files are served to agents only from inside the data stages.
-    assert_eq!(call("GET", &format!("{url}/v1/agent/source?path=/etc/passwd"), HOST_B, None).0, 404);
+    assert_eq!(call("GET", &format!("{url}/v1/agent/source?path=/etc/passwd"), Some(HOST_B), None).0, 404);
     // Agent B's own metrics: its write and verification, the bytes its device moved, the files it
     // fetched over HTTP.
     let out = std::process::Command::new("curl").args(["-s", &format!("http://{metrics_at}/metrics")]).output().unwrap();
@@ -168,17 +131,18 @@ fn killed_agent_loses_its_lease_and_the_copy_is_written_elsewhere() {
     configure(&ws, "8000000");
     let src = sample_files(ws.dir.path(), "src/night", 30, 400_000, 22);
     ws.ok(["ingest", "--class", "remote", src.to_str().unwrap()]);
-    let (_c, url) = start_controller(&ws);
+    let c = start(&ws);
+    let url = c.url.clone();
     let (mut a, a_log) = start_agent(&ws, "hostA", &url);
     let (_b, _) = start_agent(&ws, "hostB", &url);
-    let (_, v) = call("POST", &format!("{url}/v1/requests/flush"), ADMIN, Some(r#"{"class": "remote"}"#));
+    let (_, v) = call("POST", &format!("{url}/v1/requests/flush"), Some(ADMIN), Some(r#"{"class": "remote"}"#));
     let id = v["id"].as_i64().unwrap();
     // Agent A leases the first copy's write on ta0; kill it while it writes.
     assert!(a_log.map_while(Result::ok).any(|l| l.contains("action leased")));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(a.0.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
     a.0.wait().unwrap();
 
-    let done = wait_done(&ws, &url, id);
+    let done = wait_done(&c, id);
     assert_eq!(done["copies_verified"], 2, "{done}");
     let conn = catalogue(&ws);
     let devices: Vec<String> = conn.prepare("SELECT device FROM copies WHERE state = 'verified'").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
@@ -197,6 +161,6 @@ fn killed_agent_loses_its_lease_and_the_copy_is_written_elsewhere() {
     assert_eq!(ta0, "down");
     // A late result from the dead agent is refused by the fence.
     let late = format!(r#"{{"fence": {fence}, "outcome": {{"outcome": "failed", "message": "late", "blame": "other"}}}}"#);
-    let (code, v) = call("POST", &format!("{url}/v1/agent/actions/{action}/result"), HOST_A, Some(&late));
+    let (code, v) = call("POST", &format!("{url}/v1/agent/actions/{action}/result"), Some(HOST_A), Some(&late));
     assert_eq!(code, 409, "{v}");
 }

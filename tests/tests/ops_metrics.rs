@@ -1,14 +1,13 @@
 //! `/metrics` on a real controller: refused without a token, valid Prometheus text, and numbers
 //! that agree with what the pipeline did (bytes and writes per device, queues, prompts).
 
-mod ops_support;
 #[path = "ob_support/mod.rs"]
 mod ob_support;
 
 use std::collections::BTreeMap;
 
 use asto_tests::{Workspace, sample_files};
-use ops_support::{USER, call, call_text, start, wait_done, with_api};
+use asto_tests::api::{USER, call, call_text, start, wait_done, with_api};
 
 /// `name{labels}` → value, checking every line is well formed.
 fn parse(text: &str) -> BTreeMap<String, f64> {
@@ -99,7 +98,7 @@ fn verify_failures_are_counted_per_device() {
     let (code, req) = call("POST", &format!("{}/v1/requests/flush", c.url), Some(USER), Some(r#"{"class": "raw"}"#));
     assert_eq!(code, 200, "{req}");
     let url = format!("{}/metrics", c.url);
-    let samples = ops_support::wait_for("a verify failure in the metrics", 120, || {
+    let samples = asto_tests::api::wait_for("a verify failure in the metrics", 120, || {
         let (_, text) = call_text("GET", &url, Some(USER), None);
         let s = parse(&text);
         (sum(&s, "asto_device_verify_failures_total") >= 1.0).then_some(s)

@@ -3,13 +3,12 @@
 //! shows the devices, the write's progress and the operator prompts, a prompt is acknowledged by
 //! clicking its button, and a screenshot is saved.
 
-mod ops_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use asto_tests::{Workspace, sample_files};
-use ops_support::{USER, call, call_text, start, wait_done, wait_for, with_api};
+use asto_tests::api::{USER, call, call_text, start, wait_done, wait_for, with_api};
 use serde_json::{Value, json};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";

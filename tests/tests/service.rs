@@ -2,77 +2,12 @@
 //! through its HTTP API and through the CLI in `--controller` mode.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use asto_tests::api::{ADMIN, USER, call, start, start_with_log, wait_done, with_api};
 use asto_tests::{Workspace, sample_files};
 use serde_json::Value;
-
-const ADMIN: &str = "admin-secret-0123456789";
-const USER: &str = "user-secret-0123456789";
-
-struct Controller {
-    child: Child,
-    url: String,
-    stderr: Option<std::io::Lines<BufReader<std::process::ChildStderr>>>,
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn with_api(ws: &Workspace) {
-    let mut text = std::fs::read_to_string(&ws.config).unwrap();
-    text.push_str(&format!(
-        "\n[api]\nlisten = \"127.0.0.1:0\"\n[[api.token]]\nname = \"ops\"\nrole = \"admin\"\ntoken = \"{ADMIN}\"\n[[api.token]]\nname = \"astro\"\nrole = \"user\"\ntoken = \"{USER}\"\n"
-    ));
-    std::fs::write(&ws.config, text).unwrap();
-}
-
-fn start(ws: &Workspace) -> Controller {
-    let mut child = ws.cmd(["controller", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("controller said {line:?}")).to_owned();
-    let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    Controller { child, url: format!("http://{addr}"), stderr: Some(stderr) }
-}
-
-/// A raw HTTP call: (status, body).
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
-    let mut args = vec!["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method];
-    let auth;
-    if let Some(t) = token {
-        auth = format!("Authorization: Bearer {t}");
-        args.extend(["-H", auth.as_str()]);
-    }
-    if let Some(b) = body {
-        args.extend(["-H", "Content-Type: application/json", "--data-binary", b]);
-    }
-    args.push(url);
-    let out = std::process::Command::new("curl").args(&args).output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-/// Wait until the request is done, by asking the API (bounded by a deadline).
-fn wait_done(c: &Controller, id: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (code, v) = call("GET", &format!("{}/v1/requests/{id}", c.url), Some(USER), None);
-        assert_eq!(code, 200, "{v}");
-        if v["state"] == "done" {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "request {id} not done in time: {v}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn api_refuses_what_it_must_and_runs_requests_to_completion() {
@@ -161,11 +96,10 @@ fn controller_killed_mid_write_resumes_everything_on_restart() {
     with_api(&ws);
     let src = sample_files(ws.dir.path(), "src/night", 30, 400_000, 5);
     ws.ok(["ingest", "--class", "raw", src.to_str().unwrap()]);
-    let mut c = start(&ws);
+    let (mut c, lines) = start_with_log(&ws);
     let (code, v) = call("POST", &format!("{}/v1/requests/flush", c.url), Some(USER), Some(r#"{"class": "raw"}"#));
     assert_eq!(code, 200, "{v}");
     let id = v["id"].as_i64().unwrap();
-    let lines = c.stderr.take().unwrap();
     let started = lines.map_while(Result::ok).any(|l| l.contains("write started"));
     assert!(started);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
