@@ -9,8 +9,7 @@ use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use asto_images::{Entry, EntryKind, Timestamp, UnitContent, iso, tar};
-use sha2::{Digest, Sha256};
+use asto_images::{Entry, EntryKind, HashingWriter, Timestamp, UnitContent, iso, tar};
 
 use crate::error::AgentError;
 use crate::wire::{ImageFormat, PreparedUnit, UnitFile, UnitSpec};
@@ -82,30 +81,13 @@ fn gzip(source: &Path, dest: &Path) -> Result<(u64, String), AgentError> {
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
-    struct HashingWriter<W> {
-        inner: W,
-        sha: Sha256,
-        n: u64,
-    }
-    impl<W: Write> Write for HashingWriter<W> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let n = self.inner.write(buf)?;
-            self.sha.update(&buf[..n]);
-            self.n += n as u64;
-            Ok(n)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.inner.flush()
-        }
-    }
     let input = File::open(source).map_err(io_err(source))?;
     let out = File::create(dest).map_err(io_err(dest))?;
-    let hashing = HashingWriter { inner: std::io::BufWriter::new(out), sha: Sha256::new(), n: 0 };
-    let mut enc = flate2::write::GzEncoder::new(hashing, flate2::Compression::fast());
+    let mut enc = flate2::write::GzEncoder::new(HashingWriter::new(std::io::BufWriter::new(out)), flate2::Compression::fast());
     std::io::copy(&mut BufReader::with_capacity(1 << 20, input), &mut enc).map_err(io_err(source))?;
-    let mut hashing = enc.finish().map_err(io_err(dest))?;
-    hashing.flush().map_err(io_err(dest))?;
-    Ok((hashing.n, hex::encode(hashing.sha.finalize())))
+    let (mut out, bytes, sha) = enc.finish().map_err(io_err(dest))?.finish();
+    out.flush().map_err(io_err(dest))?;
+    Ok((bytes, hex::encode(sha)))
 }
 
 /// Prepare a unit in `media_stage`. Idempotent: a previous partial preparation is replaced.

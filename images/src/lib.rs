@@ -13,6 +13,7 @@
 
 mod civil;
 mod error;
+mod hashing;
 mod manifest;
 mod readahead;
 mod scan;
@@ -27,6 +28,7 @@ pub mod read;
 pub mod tar;
 
 pub use error::ImageError;
+pub use hashing::HashingWriter;
 pub use scan::scan_directory;
 pub use manifest::{Manifest, ManifestFile, MANIFEST_FORMAT};
 pub use unit::{Entry, EntryKind, FileDigest, Timestamp, UnitContent, WriteSummary};

@@ -19,7 +19,6 @@ use asto_agent::Agent;
 use asto_images::{Entry, EntryKind, Timestamp, UnitContent, tar};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::retrieve::{RetrieveOptions, find_file, retrieve};
 use super::rights::{self, Principal};
@@ -331,31 +330,14 @@ fn write_bundle(id: i64, files: &[Gathered], out: &Path) -> Result<(u64, String)
     let content = UnitContent { volume_id: format!("DIST-{id:06}"), request: id.to_string(), created, entries };
     let image = |e: asto_images::ImageError| Error::State(format!("bundle of distribution {id}: {e}"));
     let plan = tar::plan(&content, &tar::TarOptions { record_size: tar::MIN_RECORD }).map_err(image)?;
-    struct Hashing<W> {
-        inner: W,
-        sha: Sha256,
-        n: u64,
-    }
-    impl<W: Write> Write for Hashing<W> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let n = self.inner.write(buf)?;
-            self.sha.update(&buf[..n]);
-            self.n += n as u64;
-            Ok(n)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.inner.flush()
-        }
-    }
     let file = File::create(out).map_err(|e| Error::file(out, e))?;
-    let hashing = Hashing { inner: BufWriter::new(file), sha: Sha256::new(), n: 0 };
-    let mut gz = flate2::write::GzEncoder::new(hashing, flate2::Compression::fast());
+    let mut gz = flate2::write::GzEncoder::new(asto_images::HashingWriter::new(BufWriter::new(file)), flate2::Compression::fast());
     plan.write_to(&mut gz).map_err(image)?;
-    let mut hashing = gz.finish().map_err(|e| Error::file(out, e))?;
-    hashing.flush().map_err(|e| Error::file(out, e))?;
-    let file = hashing.inner.into_inner().map_err(|e| Error::file(out, e.into_error()))?;
+    let (mut buffered, bytes, sha) = gz.finish().map_err(|e| Error::file(out, e))?.finish();
+    buffered.flush().map_err(|e| Error::file(out, e))?;
+    let file = buffered.into_inner().map_err(|e| Error::file(out, e.into_error()))?;
     file.sync_all().map_err(|e| Error::file(out, e))?;
-    Ok((hashing.n, hex::encode(hashing.sha.finalize())))
+    Ok((bytes, hex::encode(sha)))
 }
 
 /// Verification step: read the bundle back and compare every file with the catalogue.
