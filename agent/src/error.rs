@@ -26,6 +26,14 @@ pub enum AgentError {
     Medium { barcode: String, message: String },
     #[error("{path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("changer {changer}: {source}")]
+    Changer { changer: String, source: asto_drivers::changer::ChangerError },
+    #[error("volume {barcode} is not in {place} of the library at {changer}")]
+    NotInLibrary { barcode: String, changer: String, place: &'static str },
+    #[error("volume {barcode} is in drive {drive} of the library; that drive must give it back first")]
+    VolumeBusy { barcode: String, drive: u16 },
+    #[error("configuration: {0}")]
+    Config(String),
     /// An action run by an agent on another host failed (or its lease ran out).
     #[error("agent {agent}: {message}")]
     Remote { agent: String, message: String, blame: Blame },
@@ -49,7 +57,7 @@ impl AgentError {
             AgentError::Tape { source, .. } if source.is_medium_fault() => Blame::Medium,
             AgentError::Burn { source, .. } if source.is_medium_fault() => Blame::Medium,
             AgentError::VerifyFailed { .. } | AgentError::Medium { .. } => Blame::Medium,
-            AgentError::Tape { .. } | AgentError::Burn { .. } => Blame::Device,
+            AgentError::Tape { .. } | AgentError::Burn { .. } | AgentError::Changer { .. } => Blame::Device,
             AgentError::Remote { blame, .. } => *blame,
             _ => Blame::Other,
         }

@@ -8,22 +8,29 @@
 
 mod devices;
 mod error;
+pub mod library;
 pub mod metrics;
 mod prepare;
 pub mod remote;
 pub mod retrieve;
+pub mod scsi_path;
 mod tape_stream;
 mod verify;
 pub mod wire;
 mod write;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use asto_drivers::changer::ChangerStatus;
 
 pub use devices::{Backend, DeviceKind, DeviceSpec};
 pub use error::{AgentError, Blame};
 pub use write::volume_label;
 
 use devices::DeviceSet;
+use library::{Library, Stow};
+use scsi_path::ScsiPath;
 use wire::{MediumRef, PreparedUnit, UnitSpec, VerifyJob, VerifyReport, WriteJob, WriteReport};
 
 /// What an agent needs to start.
@@ -34,19 +41,42 @@ pub struct AgentConfig {
     pub shelf: Option<PathBuf>,
     /// The media stage: working directories of prepared units.
     pub media_stage: PathBuf,
+    /// Jukeboxes this agent moves volumes in and inventories: name → changer address.
+    pub jukeboxes: Vec<(String, String)>,
 }
 
 /// An agent and its devices.
 pub struct Agent {
     devices: DeviceSet,
     media_stage: PathBuf,
+    jukeboxes: BTreeMap<String, Library>,
 }
 
 impl Agent {
     pub fn new(config: &AgentConfig) -> Result<Agent, AgentError> {
         std::fs::create_dir_all(&config.media_stage)
             .map_err(|source| AgentError::Io { path: config.media_stage.clone(), source })?;
-        Ok(Agent { devices: DeviceSet::open(&config.devices, config.shelf.clone())?, media_stage: config.media_stage.clone() })
+        let mut jukeboxes = BTreeMap::new();
+        for (name, changer) in &config.jukeboxes {
+            let path = ScsiPath::parse(changer).map_err(|e| AgentError::Config(format!("jukebox '{name}': {e}")))?;
+            jukeboxes.insert(name.clone(), Library::new(path));
+        }
+        Ok(Agent { devices: DeviceSet::open(&config.devices, config.shelf.clone())?, media_stage: config.media_stage.clone(), jukeboxes })
+    }
+
+    fn jukebox(&self, name: &str) -> Result<&Library, AgentError> {
+        self.jukeboxes.get(name).ok_or_else(|| AgentError::Config(format!("this agent does not drive a jukebox named '{name}'")))
+    }
+
+    /// What jukebox `name` holds, slot by slot.
+    pub fn inventory(&self, name: &str) -> Result<ChangerStatus, AgentError> {
+        self.jukebox(name)?.status()
+    }
+
+    /// Move `barcode` from the import/export slot of jukebox `name` into a free storage slot,
+    /// confirming its label; returns the slot.
+    pub fn import(&self, name: &str, barcode: &str) -> Result<u16, AgentError> {
+        self.jukebox(name)?.import(barcode)
     }
 
     /// Plan a unit (and compress its files, if asked) in the media stage.
@@ -85,9 +115,18 @@ impl Agent {
         retrieve::retrieve(&self.devices, job)
     }
 
-    /// Take the medium out of `device`.
+    /// Verify one copy and take the volume out of the drive: in a library, into a storage slot,
+    /// or the import/export slot for user media (`job.export`); the report names the slot.
+    pub fn verify_and_put_away(&self, job: &VerifyJob, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, AgentError> {
+        let report = self.verify(job, progress)?;
+        let stow = if job.export { Stow::Export } else { Stow::Storage };
+        let slot = self.devices.unload(&job.device, stow)?;
+        Ok(VerifyReport { slot, ..report })
+    }
+
+    /// Take the medium out of `device` (in a library: back into storage).
     pub fn unload(&self, device: &str) -> Result<(), AgentError> {
-        self.devices.unload(device)
+        self.devices.unload(device, Stow::Storage).map(|_| ())
     }
 }
 
@@ -113,6 +152,7 @@ mod tests {
             ],
             shelf: Some(dir.join("shelf")),
             media_stage: dir.join("media"),
+            jukeboxes: Vec::new(),
         })
         .unwrap();
         let mut files = Vec::new();
@@ -160,7 +200,7 @@ mod tests {
         let medium = tape_medium(&barcode);
         let report = agent.write(&WriteJob { copy_id: 1, device: "tape0".into(), medium: medium.clone(), unit: unit.clone() }, &mut |_| {}).unwrap();
         assert_eq!((report.tape_file, report.start_block), (Some(1), Some(2)), "label block + filemark come first");
-        let job = VerifyJob { copy_id: 1, device: "tape0".into(), medium, unit, start_block: report.start_block };
+        let job = VerifyJob { copy_id: 1, device: "tape0".into(), medium, unit, start_block: report.start_block, export: false };
         let v = agent.verify(&job, &mut |_| {}).unwrap();
         assert_eq!(v.files_checked, 2);
 

@@ -172,7 +172,7 @@ fn execute(agent: &Agent, api: &Api, action: &LeasedAction) {
             }
             outcome
         }
-        Job::Verify(job) => match agent.verify(job, &mut progress).and_then(|r| agent.unload(&job.device).map(|()| r)) {
+        Job::Verify(job) => match agent.verify_and_put_away(job, &mut progress) {
             Ok(r) => Outcome::Verified(r),
             Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
         },

@@ -175,7 +175,7 @@ pub fn retrieve(devices: &DeviceSet, job: &RetrieveJob) -> Result<RetrieveReport
             }
         }
     };
-    devices.unload(device)?;
+    devices.unload(device, crate::library::Stow::Storage)?;
     let mut sink = output.finish().map_err(|e| AgentError::Medium { barcode: barcode.clone(), message: format!("cannot decompress the file read back: {e}") })?;
     sink.out.flush().map_err(io_err(&tmp))?;
     sink.out.sync_all().map_err(io_err(&tmp))?;
@@ -213,6 +213,7 @@ mod tests {
             ],
             shelf: Some(d.join("shelf")),
             media_stage: d.join("media"),
+            jukeboxes: Vec::new(),
         })
         .unwrap();
         let mut files = Vec::new();

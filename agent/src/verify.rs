@@ -81,7 +81,7 @@ pub fn verify_copy(devices: &DeviceSet, job: &VerifyJob, progress: &mut dyn FnMu
             problems: problems.join("; "),
         });
     }
-    Ok(VerifyReport { copy_id: job.copy_id, files_checked: read.files.len(), bytes_read })
+    Ok(VerifyReport { copy_id: job.copy_id, files_checked: read.files.len(), bytes_read, slot: None })
 }
 
 struct CountingReader<'a, R> {

@@ -108,6 +108,9 @@ pub struct VerifyJob {
     pub medium: MediumRef,
     pub unit: PreparedUnit,
     pub start_block: Option<u64>,
+    /// A user volume: in a library it leaves through the import/export slot after verification.
+    #[serde(default)]
+    pub export: bool,
 }
 
 /// What a verification found (only returned when everything matched).
@@ -116,6 +119,9 @@ pub struct VerifyReport {
     pub copy_id: i64,
     pub files_checked: usize,
     pub bytes_read: u64,
+    /// The library slot the volume was put into afterwards (drives inside a library).
+    #[serde(default)]
+    pub slot: Option<u16>,
 }
 
 /// An action for an agent on another host.

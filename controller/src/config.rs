@@ -109,6 +109,17 @@ pub struct MediaTypeConfig {
 pub enum Backend {
     /// hw-sim's file-backed device: cartridges and discs are files on the simulated shelf.
     Sim,
+    /// A SCSI tape drive (SSC): `/dev/sgN`, or `hwsim:SOCKET#N` for a drive of a simulated site.
+    Scsi,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sim => "sim",
+            Backend::Scsi => "scsi",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +137,26 @@ pub struct DeviceConfig {
     pub rate: Option<u64>,
     /// The agent that drives this device (its token's name); none: the embedded agent.
     pub agent: Option<String>,
+    /// SCSI address of the drive (scsi backend): `/dev/sgN` or `hwsim:SOCKET#N`.
+    pub path: Option<String>,
+    /// The jukebox (library) the drive sits in, and its drive number there (from 0).
+    pub jukebox: Option<String>,
+    #[serde(default)]
+    pub element: u16,
+}
+
+/// A jukebox or tape library: where verified archive volumes are kept online.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JukeboxConfig {
+    pub name: String,
+    /// What it holds: tape cartridges or optical discs.
+    pub kind: MediaKind,
+    /// SCSI address of its changer (SMC): `/dev/sgN`, or `hwsim:SOCKET` for a simulated site.
+    pub changer: String,
+    /// Media type of cartridges found in it that the catalogue does not know yet: they are taken
+    /// as blank scratch volumes (tape libraries).
+    pub media_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -257,6 +288,8 @@ struct ConfigFile {
     #[serde(default)]
     group: Vec<GroupConfig>,
     #[serde(default)]
+    jukebox: Vec<JukeboxConfig>,
+    #[serde(default)]
     class: BTreeMap<String, ClassConfig>,
     sim: Option<SimConfig>,
     api: Option<ApiFile>,
@@ -276,6 +309,7 @@ pub struct Config {
     pub media_types: Vec<MediaType>,
     pub devices: Vec<DeviceConfig>,
     pub groups: Vec<GroupConfig>,
+    pub jukeboxes: Vec<JukeboxConfig>,
     pub classes: BTreeMap<String, ClassConfig>,
     pub sim: Option<SimConfig>,
     pub api: Option<ApiConfig>,
@@ -364,6 +398,45 @@ impl Config {
                 return Err(err(format!("device[{i}].dir is required for the sim backend (device '{}')", d.name)));
             }
             d.dir = d.dir.as_deref().map(abs);
+            if d.backend == Backend::Scsi {
+                let Some(path) = &d.path else {
+                    return Err(err(format!("device[{i}].path is required for the scsi backend (device '{}')", d.name)));
+                };
+                asto_agent::scsi_path::ScsiPath::parse(path).map_err(|e| err(format!("device[{i}].path: {e} (device '{}')", d.name)))?;
+                if d.kind != MediaKind::Tape {
+                    return Err(err(format!("device[{i}]: the scsi backend drives tape drives only (device '{}')", d.name)));
+                }
+            }
+        }
+        for (i, j) in raw.jukebox.iter().enumerate() {
+            if j.name.is_empty() || !j.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return Err(err(format!("jukebox[{i}].name = '{}' must be letters, digits, '-', '_' or '.'", j.name)));
+            }
+            if raw.jukebox[..i].iter().any(|o| o.name == j.name) {
+                return Err(err(format!("jukebox[{i}].name = '{}' is defined twice", j.name)));
+            }
+            asto_agent::scsi_path::ScsiPath::parse(&j.changer).map_err(|e| err(format!("jukebox[{i}].changer: {e} (jukebox '{}')", j.name)))?;
+            if let Some(m) = &j.media_type {
+                match media::find(&media_types, m) {
+                    None => return Err(err(format!("jukebox[{i}].media_type names unknown media type '{m}' (jukebox '{}')", j.name))),
+                    Some(mt) if mt.kind != j.kind => {
+                        return Err(err(format!("jukebox[{i}]: a {} jukebox cannot hold media type '{m}' (jukebox '{}')", j.kind.as_str(), j.name)));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for (i, d) in devices.iter().enumerate() {
+            let Some(name) = &d.jukebox else { continue };
+            let Some(j) = raw.jukebox.iter().find(|j| &j.name == name) else {
+                return Err(err(format!("device[{i}].jukebox names jukebox '{name}', which is not defined (device '{}')", d.name)));
+            };
+            if d.backend != Backend::Scsi || j.kind != d.kind {
+                return Err(err(format!("device[{i}].jukebox: only scsi tape drives sit in a jukebox here (device '{}')", d.name)));
+            }
+            if let Some(o) = devices[..i].iter().find(|o| o.jukebox.as_ref() == Some(name) && o.element == d.element) {
+                return Err(err(format!("device[{i}].element = {}: device '{}' is that drive of jukebox '{name}' already", d.element, o.name)));
+            }
         }
         for (i, d) in devices.iter().enumerate() {
             if devices[..i].iter().any(|o| o.name == d.name) {
@@ -474,6 +547,7 @@ impl Config {
             media_types,
             devices,
             groups: raw.group,
+            jukeboxes: raw.jukebox,
             classes: raw.class,
             sim,
         })
@@ -484,6 +558,12 @@ impl Config {
             let known: Vec<&str> = self.media_types.iter().map(|m| m.name.as_str()).collect();
             Error::input(format!("unknown media type '{name}' (known: {})", known.join(", ")))
         })
+    }
+
+    /// The jukebox that device `name` sits in.
+    pub fn jukebox_of(&self, device: &str) -> Option<&JukeboxConfig> {
+        let name = self.devices.iter().find(|d| d.name == device)?.jukebox.as_ref()?;
+        self.jukeboxes.iter().find(|j| &j.name == name)
     }
 
     pub fn group(&self, name: &str) -> Result<&GroupConfig> {
@@ -571,6 +651,44 @@ group = "tapes"
     fn copies_beyond_the_group_are_refused() {
         let e = error_of(&BASE.replace("copies = 1", "copies = 2"));
         assert!(e.contains("class.raw.copies = 2"), "{e}");
+    }
+
+    const LIBRARY: &str = r#"
+[[device]]
+name = "lto0"
+kind = "tape"
+backend = "scsi"
+path = "hwsim:/srv/site/hwsim.sock#0"
+jukebox = "lib"
+element = 0
+[[jukebox]]
+name = "lib"
+kind = "tape"
+changer = "hwsim:/srv/site/hwsim.sock"
+media_type = "LTO-5"
+"#;
+
+    #[test]
+    fn a_drive_in_a_library_is_found_through_its_jukebox() {
+        let c = parse(&format!("{BASE}{LIBRARY}")).unwrap();
+        assert_eq!(c.jukebox_of("lto0").map(|j| j.name.as_str()), Some("lib"));
+        assert!(c.jukebox_of("t0").is_none());
+    }
+
+    #[test]
+    fn bad_library_settings_are_named() {
+        let cases = [
+            (LIBRARY.replace("path = \"hwsim:/srv/site/hwsim.sock#0\"\n", ""), "device[1].path is required"),
+            (LIBRARY.replace("#0", "#x"), "drive number"),
+            (LIBRARY.replace("jukebox = \"lib\"", "jukebox = \"nolib\""), "jukebox 'nolib', which is not defined"),
+            (LIBRARY.replace("changer = \"hwsim:/srv/site/hwsim.sock\"", "changer = \"sg5\""), "jukebox[0].changer"),
+            (LIBRARY.replace("media_type = \"LTO-5\"", "media_type = \"DVD+R\""), "cannot hold media type 'DVD+R'"),
+            (format!("{LIBRARY}[[device]]\nname = \"lto1\"\nkind = \"tape\"\nbackend = \"scsi\"\npath = \"/dev/sg4\"\njukebox = \"lib\"\n"), "device 'lto0' is that drive"),
+        ];
+        for (extra, wanted) in cases {
+            let e = error_of(&format!("{BASE}{extra}"));
+            assert!(e.contains(wanted), "{wanted}: {e}");
+        }
     }
 
     #[test]

@@ -8,6 +8,11 @@
 //!            2 from device) · timeout-ms u32 · cdb-len u8 · cdb · data-len u32 · data (to device)
 //! response = 0 · status u8 · sense-len u8 · sense · residual u32 · data-len u32 · data (from device)
 //!          | 1 · message-len u32 · message (the command could not be delivered)
+//!
+//! The simulator also stands in for the operator's hands at the library door (put a volume into
+//! the import/export slot, take one out), which real hardware gets from a person:
+//! request  = "AHO" · json-len u32 · JSON [`OperatorAction`]
+//! response = 0 · len u32 · "" | 1 · message-len u32 · message (why it could not be done)
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -17,6 +22,25 @@ use std::time::Duration;
 use asto_drivers::scsi::{CommandOutcome, DataTransfer, ScsiStatus, ScsiTransport, TransportError};
 
 const MAGIC: &[u8; 3] = b"AH1";
+const OPERATOR_MAGIC: &[u8; 3] = b"AHO";
+
+/// What an operator does at a simulated library's door.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OperatorAction {
+    /// Put volume `barcode` into a free import/export slot; for an optical jukebox `disc` is the
+    /// image of the disc (burned elsewhere).
+    Import { barcode: String, disc: Option<PathBuf> },
+    /// Take volume `barcode` out of the import/export slot.
+    TakeOut { barcode: String },
+}
+
+/// A decoded message (server side).
+#[derive(Debug)]
+pub enum Message {
+    Scsi(Request),
+    Operator(OperatorAction),
+}
 /// Largest data phase accepted on the wire.
 pub const MAX_DATA: usize = 16 << 20;
 
@@ -49,13 +73,23 @@ fn read_u32(r: &mut impl Read) -> std::io::Result<u32> {
     Ok(u32::from_le_bytes(b))
 }
 
-/// Read one request (server side). `Ok(None)` at a clean end of stream.
-pub fn read_request(r: &mut impl Read) -> std::io::Result<Option<Request>> {
+/// Read one message (server side). `Ok(None)` at a clean end of stream.
+pub fn read_message(r: &mut impl Read) -> std::io::Result<Option<Message>> {
     let mut magic = [0u8; 3];
     match r.read_exact(&mut magic) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
+    }
+    if &magic == OPERATOR_MAGIC {
+        let n = read_u32(r)? as usize;
+        if n > 64 << 10 {
+            return Err(bad(format!("operator request of {n} bytes is too long")));
+        }
+        let mut json = vec![0u8; n];
+        r.read_exact(&mut json)?;
+        let action = serde_json::from_slice(&json).map_err(|e| bad(format!("unreadable operator request: {e}")))?;
+        return Ok(Some(Message::Operator(action)));
     }
     if &magic != MAGIC {
         return Err(bad("not an asto-hwsim request"));
@@ -85,7 +119,36 @@ pub fn read_request(r: &mut impl Read) -> std::io::Result<Option<Request>> {
         data.resize(data_len, 0);
         r.read_exact(&mut data)?;
     }
-    Ok(Some(Request { target, direction, timeout, cdb, data, data_len }))
+    Ok(Some(Message::Scsi(Request { target, direction, timeout, cdb, data, data_len })))
+}
+
+/// Write the answer to an operator action (server side).
+pub fn write_operator_response(w: &mut impl Write, result: Result<(), String>) -> std::io::Result<()> {
+    let (kind, msg) = match result {
+        Ok(()) => (0u8, String::new()),
+        Err(m) => (1, m),
+    };
+    w.write_all(&[kind])?;
+    w.write_all(&(msg.len() as u32).to_le_bytes())?;
+    w.write_all(msg.as_bytes())?;
+    w.flush()
+}
+
+/// Client side: do what an operator does at the door of the library served on `socket`.
+pub fn operator(socket: &Path, action: &OperatorAction) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("{}: {e}", socket.display());
+    let mut stream = UnixStream::connect(socket).map_err(fail)?;
+    let json = serde_json::to_vec(action).map_err(|e| e.to_string())?;
+    let mut msg = OPERATOR_MAGIC.to_vec();
+    msg.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    msg.extend_from_slice(&json);
+    stream.write_all(&msg).map_err(fail)?;
+    let mut kind = [0u8; 1];
+    stream.read_exact(&mut kind).map_err(fail)?;
+    let n = read_u32(&mut stream).map_err(fail)? as usize;
+    let mut text = vec![0u8; n.min(64 << 10)];
+    stream.read_exact(&mut text).map_err(fail)?;
+    if kind[0] == 0 { Ok(()) } else { Err(String::from_utf8_lossy(&text).into_owned()) }
 }
 
 /// Write a response (server side).

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use asto_drivers::scsi::{DataTransfer, ScsiTransport};
 
-use crate::remote::{RemoteTarget, Request, read_request, write_response};
+use crate::remote::{Message, OperatorAction, RemoteTarget, Request, read_message, write_operator_response, write_response};
 use crate::scsi_library::SimSite;
 
 /// Opcodes that change nothing worth saving (or are saved by the cartridge itself).
@@ -54,8 +54,20 @@ fn connection(shared: Arc<Shared>, stream: UnixStream) {
     let mut r = BufReader::with_capacity(1 << 20, read_half);
     let mut w = BufWriter::new(stream);
     loop {
-        let req = match read_request(&mut r) {
-            Ok(Some(req)) => req,
+        let req = match read_message(&mut r) {
+            Ok(Some(Message::Scsi(req))) => req,
+            Ok(Some(Message::Operator(action))) => {
+                let _guard = shared.save_lock.lock().unwrap_or_else(|p| p.into_inner());
+                let result = match &action {
+                    OperatorAction::Import { barcode, disc } => shared.site.operator_import(barcode, disc.as_deref()),
+                    OperatorAction::TakeOut { barcode } => shared.site.operator_take_out(barcode),
+                };
+                tracing::info!(?action, ok = result.is_ok(), "operator action");
+                if write_operator_response(&mut w, result).is_err() {
+                    return;
+                }
+                continue;
+            }
             Ok(None) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "dropping a client that sent a malformed request");

@@ -11,6 +11,19 @@ use crate::Workspace;
 
 pub const ADMIN: &str = "admin-secret-0123456789";
 pub const USER: &str = "user-secret-0123456789";
+/// Tokens of two agents, named `hostA` and `hostB` in the tests' configurations.
+pub const HOST_A: &str = "host-a-secret-0123456789";
+pub const HOST_B: &str = "host-b-secret-0123456789";
+
+/// A spawned process (an agent), killed when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// A running controller; killed when dropped. Its log goes to `controller.log` in the
 /// workspace, or is handed to the test with [`start_with_log`].
@@ -35,6 +48,17 @@ pub fn with_api_and(ws: &Workspace, extra: &str) {
         "\n[api]\nlisten = \"127.0.0.1:0\"\n{extra}\n[[api.token]]\nname = \"ops\"\nrole = \"admin\"\ntoken = \"{ADMIN}\"\n[[api.token]]\nname = \"astro\"\nrole = \"user\"\ntoken = \"{USER}\"\n"
     ));
     std::fs::write(&ws.config, text).expect("write configuration");
+}
+
+/// The `[api]` table with admin and user tokens and the tokens of agents `hostA` and `hostB`.
+pub fn with_api_and_agents(ws: &Workspace, lease_secs: u64) {
+    with_api_and(
+        ws,
+        &format!(
+            "lease_secs = {lease_secs}\n[[api.token]]\nname = \"hostA\"\nrole = \"agent\"\ntoken = \"{HOST_A}\"\n\
+             [[api.token]]\nname = \"hostB\"\nrole = \"agent\"\ntoken = \"{HOST_B}\"\n"
+        ),
+    );
 }
 
 /// The `[api]` table with an admin and a user token.

@@ -2,6 +2,7 @@
 //! invocation that builds the tests) and run it.
 
 pub mod api;
+pub mod hwsim;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

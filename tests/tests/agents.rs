@@ -2,23 +2,11 @@
 //! processes on loopback, sharing the simulated media shelf (as hosts share a library).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStderr, Stdio};
+use std::process::{ChildStderr, Stdio};
 
-use asto_tests::api::{ADMIN, call, start, wait_done, with_api_and};
+use asto_tests::api::{ADMIN, HOST_A, HOST_B, Proc, call, start, wait_done, with_api_and_agents};
 use asto_tests::{Workspace, sample_files};
 use serde_json::Value;
-
-const HOST_A: &str = "host-a-secret-0123456789";
-const HOST_B: &str = "host-b-secret-0123456789";
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Remote tape drives: `ta0` on agent hostA, `tb0` and `tb1` on agent hostB.
 fn configure(ws: &Workspace, rate: &str) {
@@ -31,13 +19,7 @@ fn configure(ws: &Workspace, rate: &str) {
     text.push_str("\n[[group]]\nname = \"remote-tapes\"\ndevices = [\"ta0\", \"tb0\", \"tb1\"]\nmedia = [\"LTO-6\"]\n");
     text.push_str("\n[class.remote]\nmedia = \"LTO-6\"\ncopies = 2\ngroup = \"remote-tapes\"\n");
     std::fs::write(&ws.config, text).unwrap();
-    with_api_and(
-        ws,
-        &format!(
-            "lease_secs = 2\n[[api.token]]\nname = \"hostA\"\nrole = \"agent\"\ntoken = \"{HOST_A}\"\n\
-             [[api.token]]\nname = \"hostB\"\nrole = \"agent\"\ntoken = \"{HOST_B}\"\n"
-        ),
-    );
+    with_api_and_agents(ws, 2);
     let root = ws.root();
     for (host, token, devices) in [("hostA", HOST_A, vec!["ta0"]), ("hostB", HOST_B, vec!["tb0", "tb1"])] {
         // Agent B fetches unit files over HTTP, as a host without the stages mounted would.

@@ -1,44 +1,10 @@
 //! The `asto` binary against a simulated site served by `asto-hwsim` (several processes sharing
 //! one library over its socket), and `asto changer --backend mtx` running an mtx program.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 
-use asto_tests::{asto, asto_bin, asto_ok};
-
-/// The asto-hwsim binary of this build (built on demand, like the asto binary).
-fn hwsim_bin() -> PathBuf {
-    let bin = asto_bin().with_file_name("asto-hwsim");
-    if !bin.exists() {
-        let release = asto_bin().parent().and_then(|p| p.file_name()).is_some_and(|n| n == "release");
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "-p", "asto-hw-sim", "--bin", "asto-hwsim"]);
-        if release {
-            build.arg("--release");
-        }
-        assert!(build.status().expect("run cargo build").success(), "building asto-hwsim failed");
-    }
-    bin
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0.id() as i32), nix::sys::signal::Signal::SIGTERM);
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &std::path::Path) -> Server {
-    let mut child = Command::new(hwsim_bin()).arg("--dir").arg(dir).stdout(Stdio::piped()).spawn().expect("start asto-hwsim");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).unwrap();
-    assert!(line.starts_with("asto-hwsim: serving"), "{line}");
-    Server(child)
-}
+use asto_tests::hwsim::serve;
+use asto_tests::{asto, asto_ok};
 
 #[test]
 fn cli_processes_share_a_served_library() {

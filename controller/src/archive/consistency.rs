@@ -162,7 +162,7 @@ fn check_volume(conn: &Connection, config: &Config, agent: &Agent, volume: i64, 
     report.volumes_checked += 1;
     for (copy, unit, start_block, unit_name, media_type) in copies {
         let device = device_for(conn, config, &media_type)?;
-        let job = VerifyJob { copy_id: copy, device: device.clone(), medium: jobs::medium(conn, config, volume)?, unit: jobs::prepared_unit(conn, unit)?, start_block };
+        let job = VerifyJob { copy_id: copy, device: device.clone(), medium: jobs::medium(conn, config, volume)?, unit: jobs::prepared_unit(conn, unit)?, start_block, export: false };
         let result = agent.verify(&job, &mut |_| {});
         let _ = agent.unload(&device);
         report.copies_checked += 1;

@@ -14,6 +14,13 @@
 //! backend = "sim"
 //! dir = "/var/lib/asto/sim/tape2"
 //! serial = "SIM-tape2"
+//! [[device]]                             # a drive in a library: the changer moves its volumes
+//! name = "lto0"
+//! kind = "tape"
+//! backend = "scsi"
+//! path = "/dev/sg3"                      # hwsim:SOCKET#N for a drive of a simulated site
+//! changer = "/dev/sg5"
+//! element = 0                            # its drive number in the library
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -84,13 +91,14 @@ fn load(path: &Path) -> anyhow::Result<(AgentConfig, RemoteConfig)> {
         .device
         .into_iter()
         .map(|mut d| {
-            let asto_agent::Backend::Sim { dir, .. } = &mut d.backend;
-            *dir = abs(dir);
+            if let asto_agent::Backend::Sim { dir, .. } = &mut d.backend {
+                *dir = abs(dir);
+            }
             d
         })
         .collect();
     Ok((
-        AgentConfig { devices, shelf: f.shelf.as_deref().map(abs), media_stage: abs(&f.media_stage) },
+        AgentConfig { devices, shelf: f.shelf.as_deref().map(abs), media_stage: abs(&f.media_stage), jukeboxes: Vec::new() },
         RemoteConfig {
             controller: f.controller,
             token,

@@ -38,26 +38,31 @@ pub fn embedded_agent(config: &Config) -> anyhow::Result<Arc<Agent>> {
         .devices
         .iter()
         .filter(|d| d.agent.is_none())
-        .map(|d| {
-            let config::Backend::Sim = d.backend;
-            DeviceSpec {
-                name: d.name.clone(),
-                kind: match d.kind {
-                    MediaKind::Tape => DeviceKind::Tape,
-                    MediaKind::Optical => DeviceKind::Optical,
-                },
-                backend: Backend::Sim {
+        .map(|d| DeviceSpec {
+            name: d.name.clone(),
+            kind: match d.kind {
+                MediaKind::Tape => DeviceKind::Tape,
+                MediaKind::Optical => DeviceKind::Optical,
+            },
+            backend: match d.backend {
+                config::Backend::Sim => Backend::Sim {
                     dir: d.dir.clone().unwrap_or_else(|| Path::new("/nonexistent").to_owned()),
                     serial: d.serial.clone().unwrap_or_else(|| format!("SIM-{}", d.name)),
                     rate: d.rate,
                 },
-            }
+                config::Backend::Scsi => Backend::Scsi {
+                    path: d.path.clone().unwrap_or_default(),
+                    changer: config.jukebox_of(&d.name).map(|j| j.changer.clone()),
+                    element: d.element,
+                },
+            },
         })
         .collect();
     let agent = Agent::new(&AgentConfig {
         devices,
         shelf: config.sim.as_ref().map(|s| s.shelf.clone()),
         media_stage: config.stages.get(StageKind::Media).path.clone(),
+        jukeboxes: config.jukeboxes.iter().map(|j| (j.name.clone(), j.changer.clone())).collect(),
     })?;
     Ok(Arc::new(agent))
 }

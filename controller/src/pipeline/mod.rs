@@ -11,6 +11,7 @@
 //! and every action is idempotent, so the request completes with nothing lost or duplicated.
 
 pub mod jobs;
+pub mod jukebox;
 pub mod recovery;
 pub mod rollback;
 pub mod state;
@@ -87,6 +88,7 @@ pub struct RunSummary {
 pub fn run(conn: &mut Connection, config: &Config, agent: Arc<Agent>, opts: &RunOptions, progress: Option<Sender<Progress>>) -> Result<RunSummary> {
     sync_devices(conn, config)?;
     recovery::recover(conn, config)?;
+    jukebox::inventory(conn, config, &agent)?;
     let (tx, rx) = channel();
     let mut runner = Runner {
         conn,
@@ -112,9 +114,9 @@ pub fn sync_devices(conn: &mut Connection, config: &Config) -> Result<()> {
     let tx = conn.transaction()?;
     for d in &config.devices {
         tx.execute(
-            "INSERT INTO devices (name, kind, backend, serial) VALUES (?1, ?2, 'sim', ?3)
+            "INSERT INTO devices (name, kind, backend, serial) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, backend = excluded.backend, serial = excluded.serial",
-            params![d.name, d.kind.as_str(), d.serial],
+            params![d.name, d.kind.as_str(), d.backend.as_str(), d.serial],
         )?;
     }
     tx.execute("DELETE FROM device_group_members", [])?;
@@ -169,7 +171,8 @@ impl Runner<'_> {
     fn run(&mut self) -> Result<()> {
         loop {
             self.advance()?;
-            let started = self.start_prepares()? + self.start_writes()? + self.start_verifies()?;
+            // Verifications first: a volume just written is still in its drive.
+            let started = self.start_prepares()? + self.start_verifies()? + self.start_writes()?;
             let in_flight = !self.preparing.is_empty() || !self.busy_copies.is_empty();
             if !in_flight && started == 0 {
                 break;
@@ -316,11 +319,18 @@ impl Runner<'_> {
             }
             let Some(device) = self.free_devices(&group, unit)?.into_iter().next() else { continue };
             let media = self.config.media_type(&media_name)?.clone();
+            let library = self.config.jukebox_of(&device).cloned();
             // A rewritable volume scratched earlier is reused before a new one is taken.
-            let reuse: Option<String> = if media.rewritable {
+            // A drive in a library writes a scratch volume of that library.
+            let reuse: Option<String> = if let Some(j) = &library {
+                match jukebox::scratch_volume(self.conn, j, &media.name)? {
+                    Some(b) => Some(b),
+                    None => continue,
+                }
+            } else if media.rewritable {
                 self.conn
                     .query_row(
-                        "SELECT barcode FROM volumes WHERE state = 'scratch' AND media_type = ?1 ORDER BY id LIMIT 1",
+                        "SELECT barcode FROM volumes WHERE state = 'scratch' AND media_type = ?1 AND location NOT LIKE 'jukebox:%' ORDER BY id LIMIT 1",
                         [&media.name],
                         |r| r.get(0),
                     )
@@ -338,14 +348,22 @@ impl Runner<'_> {
                 crate::media::MediaKind::Tape => DeviceKind::Tape,
                 crate::media::MediaKind::Optical => DeviceKind::Optical,
             };
-            let barcode = self.agent.provision(kind, &wanted, reuse.as_deref())?;
+            let barcode = match (&library, reuse) {
+                (Some(_), Some(b)) => b,
+                (_, reuse) => self.agent.provision(kind, &wanted, reuse.as_deref())?,
+            };
+            // A library volume keeps its home slot as its location while it is in a drive.
+            let location = match &library {
+                Some(_) => None,
+                None => Some(format!("drive:{device}")),
+            };
             let unit_prepared = jobs::prepared_unit(self.conn, unit)?;
             let tx = self.conn.transaction()?;
             let now = catalogue::now();
             tx.execute(
-                "INSERT INTO volumes (barcode, media_type, state, location, capacity, updated_at) VALUES (?1, ?2, 'writing', ?3, ?4, ?5)
-                 ON CONFLICT (barcode) DO UPDATE SET state = 'writing', location = excluded.location, bytes_used = 0, note = NULL, updated_at = excluded.updated_at",
-                params![barcode, media.name, format!("drive:{device}"), media.capacity, now],
+                "INSERT INTO volumes (barcode, media_type, state, location, capacity, updated_at) VALUES (?1, ?2, 'writing', coalesce(?3, 'shelf'), ?4, ?5)
+                 ON CONFLICT (barcode) DO UPDATE SET state = 'writing', location = coalesce(?3, location), bytes_used = 0, note = NULL, updated_at = excluded.updated_at",
+                params![barcode, media.name, location, media.capacity, now],
             )?;
             let volume: i64 = tx.query_row("SELECT id FROM volumes WHERE barcode = ?1", [&barcode], |r| r.get(0))?;
             let to = copy_next(CopyState::Pending, CopyEvent::StartWrite, UnitState::Prepared).map_err(illegal)?;
@@ -421,17 +439,17 @@ impl Runner<'_> {
         if !self.allows(Phase::Verify) {
             return Ok(0);
         }
-        let written: Vec<(i64, i64, String, Option<String>, i64, Option<u64>)> = self
+        let written: Vec<(i64, i64, String, Option<String>, i64, Option<u64>, bool)> = self
             .conn
             .prepare(
-                "SELECT c.id, c.unit_id, r.device_group, c.device, c.volume_id, c.start_block FROM copies c
+                "SELECT c.id, c.unit_id, r.device_group, c.device, c.volume_id, c.start_block, r.kind <> 'archive' FROM copies c
                  JOIN units u ON u.id = c.unit_id JOIN requests r ON r.id = u.request_id
                  WHERE c.state = 'written' ORDER BY c.id",
             )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
             .collect::<Result<_, _>>()?;
         let mut started = 0;
-        for (copy, unit, group, wrote_on, volume, start_block) in written {
+        for (copy, unit, group, wrote_on, volume, start_block, export) in written {
             if self.busy_copies.contains(&copy) {
                 continue;
             }
@@ -447,9 +465,16 @@ impl Runner<'_> {
                 .into_iter()
                 .filter(|d| !self.busy_devices.contains(d))
                 .collect();
-            let device = match wrote_on.filter(|d| free.contains(d)) {
-                Some(d) => d,
-                None => match free.into_iter().next() {
+            // In a library the volume waits in the drive that wrote it (another agent's drive
+            // cannot take it out), unless that drive is down.
+            let stays: Option<String> = match wrote_on.as_deref().filter(|d| self.config.jukebox_of(d).is_some()) {
+                Some(d) => self.conn.query_row("SELECT name FROM devices WHERE name = ?1 AND state = 'up'", [d], |r| r.get(0)).optional()?,
+                None => None,
+            };
+            let device = match (stays, wrote_on.filter(|d| free.contains(d))) {
+                (Some(d), _) if !free.contains(&d) => continue,
+                (Some(d), _) | (None, Some(d)) => d,
+                (None, None) => match free.into_iter().next() {
                     Some(d) => d,
                     None => continue,
                 },
@@ -471,7 +496,7 @@ impl Runner<'_> {
             });
             self.busy_copies.insert(copy);
             self.busy_devices.insert(device.clone());
-            let job = VerifyJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared, start_block };
+            let job = VerifyJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared, start_block, export };
             self.run_job(copy, &device, Job::Verify(job))?;
             started += 1;
         }
@@ -488,7 +513,12 @@ impl Runner<'_> {
             Ok(report) => {
                 if let Ok(to) = copy_next(from, CopyEvent::Verified, unit_st) {
                     tx.execute("UPDATE copies SET state = ?2, verified_at = ?3 WHERE id = ?1", params![copy, to.as_str(), catalogue::now()])?;
-                    tx.execute("UPDATE volumes SET location = 'shelf', updated_at = ?2 WHERE id = ?1", params![volume, catalogue::now()])?;
+                    // Out of the drive: into the library slot the agent put it in, or the shelf.
+                    let place = match (report.slot, self.config.jukebox_of(&device)) {
+                        (Some(slot), Some(j)) => jukebox::location(&j.name, slot),
+                        _ => "shelf".to_owned(),
+                    };
+                    tx.execute("UPDATE volumes SET location = ?2, updated_at = ?3 WHERE id = ?1", params![volume, place, catalogue::now()])?;
                     events::record(&tx, "verify", "done", &subject, &format!("{} files, {} bytes read back", report.files_checked, report.bytes_read))?;
                     self.summary.verified += 1;
                 }
@@ -572,8 +602,21 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Put a verified archive unit's volumes into the jukebox's free slots.
+    /// Get a verified archive unit's volumes into a jukebox; the unit is ingested when they all are.
     fn jukebox_ingest(&mut self, unit: i64, request: i64) -> Result<()> {
+        if self.config.jukeboxes.is_empty() {
+            return self.simulated_ingest(unit, request);
+        }
+        if jukebox::ingest_unit(self.conn, self.config, &self.agent, unit, request)? {
+            let to = unit_next(UnitState::Verified, UnitEvent::JukeboxIngested, true, &[]).map_err(illegal)?;
+            self.conn.execute("UPDATE units SET state = ?2, updated_at = ?3 WHERE id = ?1", params![unit, to.as_str(), catalogue::now()])?;
+        }
+        Ok(())
+    }
+
+    /// Without configured jukeboxes, the simulated jukebox of `[sim]` only records slots in the
+    /// catalogue (the demo's appliance has no library).
+    fn simulated_ingest(&mut self, unit: i64, request: i64) -> Result<()> {
         let Some(sim) = &self.config.sim else { return Ok(()) };
         let tx = self.conn.transaction()?;
         let volumes: Vec<(i64, String)> = tx
@@ -686,7 +729,7 @@ impl Runner<'_> {
                 Job::Write(job) => Done::Written { copy, device, result: agent.write(&job, &mut report) },
                 Job::Verify(job) => {
                     // The volume leaves the drive: to the jukebox (archive) or to the user.
-                    let result = agent.verify(&job, &mut report).and_then(|r| agent.unload(&job.device).map(|()| r));
+                    let result = agent.verify_and_put_away(&job, &mut report);
                     Done::Verified { copy, device, result }
                 }
             };
@@ -824,7 +867,8 @@ fn fail_copy(
     match e.blame() {
         Blame::Medium => {
             tx.execute(
-                "UPDATE volumes SET state = 'bad', location = 'shelf', note = ?2, updated_at = ?3 WHERE id = ?1",
+                "UPDATE volumes SET state = 'bad', location = CASE WHEN location LIKE 'jukebox:%' THEN location ELSE 'shelf' END,
+                 note = ?2, updated_at = ?3 WHERE id = ?1",
                 params![volume, e.to_string(), catalogue::now()],
             )?;
         }
@@ -887,7 +931,8 @@ fn emit(progress: &Option<Sender<Progress>>, p: Progress) {
 pub fn release_volume(conn: &Connection, volume: i64, rewritable: bool, why: &str) -> Result<()> {
     let state = if rewritable { "scratch" } else { "discarded" };
     conn.execute(
-        "UPDATE volumes SET state = ?2, location = 'shelf', bytes_used = 0, note = ?3, updated_at = ?4 WHERE id = ?1",
+        "UPDATE volumes SET state = ?2, location = CASE WHEN location LIKE 'jukebox:%' THEN location ELSE 'shelf' END,
+         bytes_used = 0, note = ?3, updated_at = ?4 WHERE id = ?1",
         params![volume, state, why, catalogue::now()],
     )?;
     Ok(())

@@ -14,7 +14,7 @@ pub mod position;
 pub mod tape_alert;
 
 pub use block_limits::BlockLimits;
-pub use drive::{DriveStatus, SscDrive};
+pub use drive::{DriveStatus, SscDrive, tape_error};
 pub use mode::MediumParameters;
 pub use position::PositionReply;
 pub use tape_alert::TapeAlerts;

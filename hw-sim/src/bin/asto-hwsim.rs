@@ -4,12 +4,18 @@
 //! `asto-hwsim --dir DIR [--socket PATH]` — the socket defaults to `DIR/hwsim.sock`. A directory
 //! without a site gets a default one: 2 LTO-9 drives, 20 slots, 2 import/export slots, cartridges
 //! A00001L9–A00010L9 in slots 1–10. Stops cleanly (saving the site) on SIGTERM or SIGINT.
+//!
+//! The operator's hands at the library door, against a running server:
+//! `asto-hwsim import --socket PATH BARCODE [--disc IMAGE]` puts a volume into a free
+//! import/export slot (an optical jukebox needs the disc's image); `asto-hwsim take-out --socket
+//! PATH BARCODE` takes one out.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use asto_hw_sim::remote::OperatorAction;
 use asto_hw_sim::scsi_library::{LibraryContents, SimSite, SiteConfig};
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -20,10 +26,50 @@ extern "C" fn on_signal(_: nix::libc::c_int) {
 
 fn usage() -> ExitCode {
     eprintln!("usage: asto-hwsim --dir DIR [--socket PATH]");
+    eprintln!("       asto-hwsim import --socket PATH BARCODE [--disc IMAGE]");
+    eprintln!("       asto-hwsim take-out --socket PATH BARCODE");
     ExitCode::from(2)
 }
 
+/// `import` / `take-out`: what an operator does at the door of a served library.
+fn operator(command: &str, args: impl Iterator<Item = String>) -> ExitCode {
+    let (mut socket, mut disc, mut barcode) = (None, None, None);
+    let mut args = args;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--socket" => socket = args.next().map(PathBuf::from),
+            "--disc" if command == "import" => disc = args.next().map(PathBuf::from),
+            other if !other.starts_with('-') && barcode.is_none() => barcode = Some(other.to_owned()),
+            other => {
+                eprintln!("asto-hwsim {command}: unknown argument {other:?}");
+                return usage();
+            }
+        }
+    }
+    let (Some(socket), Some(barcode)) = (socket, barcode) else { return usage() };
+    let action = match command {
+        "import" => OperatorAction::Import { barcode: barcode.clone(), disc: disc.map(|d| std::path::absolute(&d).unwrap_or(d)) },
+        _ => OperatorAction::TakeOut { barcode: barcode.clone() },
+    };
+    match asto_hw_sim::remote::operator(&socket, &action) {
+        Ok(()) => {
+            println!("asto-hwsim: {command} {barcode}: done");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("asto-hwsim: {command} {barcode}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    let mut first = std::env::args().skip(1).peekable();
+    if let Some(cmd) = first.peek().cloned()
+        && (cmd == "import" || cmd == "take-out")
+    {
+        return operator(&cmd, first.skip(1));
+    }
     let mut dir: Option<PathBuf> = std::env::var_os("ASTO_HWSIM_DIR").map(PathBuf::from);
     let mut socket: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);

@@ -121,6 +121,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SiteError> {
 /// An open simulated site (holds the site lock until dropped).
 pub struct SimSite {
     dir: PathBuf,
+    kind: LibraryKind,
     library: SimLibrary,
     drives: Vec<Bay>,
     _lock: Flock<File>,
@@ -205,7 +206,7 @@ impl SimSite {
             library.restore_drive_source(i, s.source);
         }
         library.set_faults(faults.library);
-        Ok(SimSite { dir: dir.to_path_buf(), library, drives, _lock: lock })
+        Ok(SimSite { dir: dir.to_path_buf(), kind: config.kind, library, drives, _lock: lock })
     }
 
     /// The library (an SMC target).
@@ -237,6 +238,44 @@ impl SimSite {
     /// Directory of the site.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// An operator puts volume `barcode` into the first free import/export slot. For an optical
+    /// jukebox, `disc` is the image of a disc burned elsewhere, which becomes that volume; tape
+    /// cartridges come in by barcode (a cartridge of this site, or a new blank one).
+    pub fn operator_import(&self, barcode: &str, disc: Option<&Path>) -> Result<(), String> {
+        if barcode.is_empty() || !barcode.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(format!("barcode {barcode:?} must be letters and digits"));
+        }
+        let snap = self.library.snapshot();
+        let present = snap.slots.iter().chain(&snap.import_export).chain(&snap.drives).any(|b| b.as_deref() == Some(barcode));
+        if present {
+            return Err(format!("volume {barcode} is already in the library"));
+        }
+        let Some(free) = snap.import_export.iter().position(Option::is_none) else {
+            return Err("the import/export slots are full: take a volume out first".into());
+        };
+        match (self.kind, disc) {
+            (LibraryKind::Optical, Some(image)) => {
+                let dest = self.dir.join("media").join(format!("{barcode}.iso"));
+                std::fs::copy(image, &dest).map_err(|e| format!("copying {} to {}: {e}", image.display(), dest.display()))?;
+            }
+            (LibraryKind::Optical, None) => return Err("an optical jukebox needs the disc's image to import it".into()),
+            (LibraryKind::Tape, Some(_)) => return Err("tape cartridges are imported by barcode, without an image".into()),
+            (LibraryKind::Tape, None) => {}
+        }
+        if !self.library.operator_import(free, barcode) {
+            return Err("the import/export slot was taken meanwhile".into());
+        }
+        self.save().map_err(|e| e.to_string())
+    }
+
+    /// An operator takes volume `barcode` out of the import/export slot.
+    pub fn operator_take_out(&self, barcode: &str) -> Result<(), String> {
+        if !self.library.operator_take_out(barcode) {
+            return Err(format!("volume {barcode} is not in an import/export slot"));
+        }
+        self.save().map_err(|e| e.to_string())
     }
 
     /// Persist contents, drive state and cartridge indexes.

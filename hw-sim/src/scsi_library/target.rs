@@ -154,6 +154,19 @@ impl SimLibrary {
         }
     }
 
+    /// An operator took the volume `barcode` out of an import/export slot.
+    pub fn operator_take_out(&self, barcode: &str) -> bool {
+        let mut s = self.lock();
+        match s.import_export.iter_mut().find(|v| v.as_ref().is_some_and(|v| v.barcode == barcode)) {
+            Some(slot) => {
+                *slot = None;
+                s.unit_attentions.push_back((0x28, 0x01));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Storage, import/export and drive contents (barcodes), and drive sources.
     pub fn snapshot(&self) -> LibrarySnapshot {
         let s = self.lock();
