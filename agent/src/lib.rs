@@ -100,6 +100,11 @@ impl Agent {
         self.devices.names()
     }
 
+    /// Names of the jukeboxes this agent drives.
+    pub fn jukebox_names(&self) -> Vec<String> {
+        self.jukeboxes.keys().cloned().collect()
+    }
+
     /// Write one copy.
     pub fn write(&self, job: &WriteJob, progress: &mut dyn FnMut(u64)) -> Result<WriteReport, AgentError> {
         write::write_copy(&self.devices, job, progress)

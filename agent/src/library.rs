@@ -152,3 +152,57 @@ fn destination(st: &ChangerStatus, drive: &Element, stow: Stow) -> Option<u16> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn element(kind: ElementKind, number: u16, address: u16, tag: Option<&str>) -> Element {
+        Element {
+            kind,
+            address,
+            number,
+            full: tag.is_some(),
+            volume_tag: tag.map(str::to_owned),
+            source: None,
+            exception: None,
+            identifier: None,
+        }
+    }
+
+    /// Slots 1–3 (addresses 1000–1002), I/E slot 4 (address 10), one drive holding `A1` from slot 2.
+    fn status(slot2: Option<&str>, ie: Option<&str>) -> (ChangerStatus, Element) {
+        let drive = Element { source: Some(1001), ..element(ElementKind::Drive, 0, 500, Some("A1")) };
+        let st = ChangerStatus {
+            transports: vec![],
+            drives: vec![drive.clone()],
+            slots: vec![
+                element(ElementKind::Storage, 1, 1000, Some("B1")),
+                element(ElementKind::Storage, 2, 1001, slot2),
+                element(ElementKind::Storage, 3, 1002, None),
+                element(ElementKind::ImportExport, 4, 10, ie),
+            ],
+        };
+        (st, drive)
+    }
+
+    #[test]
+    fn a_volume_goes_back_to_its_own_slot_when_that_is_free() {
+        let (st, drive) = status(None, None);
+        assert_eq!(destination(&st, &drive, Stow::Storage), Some(2));
+    }
+
+    #[test]
+    fn a_taken_home_slot_means_the_first_free_one() {
+        let (st, drive) = status(Some("C1"), None);
+        assert_eq!(destination(&st, &drive, Stow::Storage), Some(3));
+    }
+
+    #[test]
+    fn user_media_leave_through_the_import_export_slot_or_wait_in_storage() {
+        let (st, drive) = status(None, None);
+        assert_eq!(destination(&st, &drive, Stow::Export), Some(4));
+        let (st, drive) = status(None, Some("X1"));
+        assert_eq!(destination(&st, &drive, Stow::Export), Some(2));
+    }
+}

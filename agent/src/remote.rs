@@ -81,6 +81,7 @@ pub fn run(agent: Arc<Agent>, config: &RemoteConfig, stop: &AtomicBool) -> Resul
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| RemoteError::Http { url: config.controller.clone(), message: e.to_string() })?;
+    let jukeboxes = agent.jukebox_names();
     let devices = agent.device_names();
     let metrics = Arc::new(crate::metrics::AgentMetrics::new(&devices));
     if let Some(listen) = &config.metrics_listen {
@@ -97,8 +98,11 @@ pub fn run(agent: Arc<Agent>, config: &RemoteConfig, stop: &AtomicBool) -> Resul
         cache: config.cache.clone(),
         metrics,
     });
-    let _: serde_json::Value = api.post("/v1/agent/register", &Registration { devices: devices.clone(), version: env!("CARGO_PKG_VERSION").into() })?;
-    info!(devices = ?devices, controller = %config.controller, "agent registered");
+    let registration = Registration { devices: devices.clone(), jukeboxes: jukeboxes.clone(), version: env!("CARGO_PKG_VERSION").into() };
+    let _: serde_json::Value = api.post("/v1/agent/register", &registration)?;
+    info!(devices = ?devices, jukeboxes = ?jukeboxes, controller = %config.controller, "agent registered");
+    // A jukebox takes one action at a time, like a device.
+    let devices: Vec<String> = devices.into_iter().chain(jukeboxes).collect();
     let busy: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
     while !stop.load(Ordering::Relaxed) {
         let free: Vec<String> = {
@@ -174,6 +178,14 @@ fn execute(agent: &Agent, api: &Api, action: &LeasedAction) {
         }
         Job::Verify(job) => match agent.verify_and_put_away(job, &mut progress) {
             Ok(r) => Outcome::Verified(r),
+            Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
+        },
+        Job::Inventory(job) => match agent.inventory(&job.jukebox) {
+            Ok(status) => Outcome::Inventory(status),
+            Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
+        },
+        Job::Import(job) => match agent.import(&job.jukebox, &job.barcode) {
+            Ok(slot) => Outcome::Imported { slot },
             Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
         },
     };

@@ -124,19 +124,48 @@ pub struct VerifyReport {
     pub slot: Option<u16>,
 }
 
+/// Report what a jukebox holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryJob {
+    pub jukebox: String,
+}
+
+/// Take a volume from a jukebox's import/export slot into a free storage slot, confirming its
+/// label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportJob {
+    pub jukebox: String,
+    pub barcode: String,
+}
+
 /// An action for an agent on another host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Job {
     Write(WriteJob),
     Verify(VerifyJob),
+    Inventory(InventoryJob),
+    Import(ImportJob),
 }
 
 impl Job {
+    /// The device (or jukebox) the action occupies.
     pub fn device(&self) -> &str {
         match self {
             Job::Write(j) => &j.device,
             Job::Verify(j) => &j.device,
+            Job::Inventory(j) => &j.jukebox,
+            Job::Import(j) => &j.jukebox,
+        }
+    }
+
+    /// The action's kind as the controller's action table names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Write(_) => "write",
+            Job::Verify(_) => "verify",
+            Job::Inventory(_) => "inventory",
+            Job::Import(_) => "import",
         }
     }
 }
@@ -145,6 +174,9 @@ impl Job {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
     pub devices: Vec<String>,
+    /// Jukeboxes whose changers this agent drives.
+    #[serde(default)]
+    pub jukeboxes: Vec<String>,
     pub version: String,
 }
 
@@ -177,6 +209,8 @@ pub struct ActionProgress {
 pub enum Outcome {
     Written(WriteReport),
     Verified(VerifyReport),
+    Inventory(asto_drivers::changer::ChangerStatus),
+    Imported { slot: u16 },
     Failed { message: String, blame: crate::Blame },
 }
 

@@ -157,6 +157,8 @@ pub struct JukeboxConfig {
     /// Media type of cartridges found in it that the catalogue does not know yet: they are taken
     /// as blank scratch volumes (tape libraries).
     pub media_type: Option<String>,
+    /// The agent whose host drives its changer (inventories, imports); none: the controller's.
+    pub agent: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -524,6 +526,13 @@ impl Config {
                     tokens.push((t.name.clone(), t.role, secret));
                 }
                 a.listen.parse::<std::net::SocketAddr>().map_err(|e| err(format!("api.listen = '{}': {e}", a.listen)))?;
+                for (i, j) in raw.jukebox.iter().enumerate() {
+                    if let Some(agent) = &j.agent
+                        && !tokens.iter().any(|(n, r, _)| n == agent && *r == Role::Agent)
+                    {
+                        return Err(err(format!("jukebox[{i}].agent = '{agent}': there is no [[api.token]] with that name and role agent")));
+                    }
+                }
                 for (i, d) in devices.iter().enumerate() {
                     if let Some(agent) = &d.agent {
                         if !tokens.iter().any(|(n, r, _)| n == agent && *r == Role::Agent) {

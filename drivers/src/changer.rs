@@ -4,10 +4,10 @@
 //! Elements are numbered as operators know them from `mtx`: drives from 0, storage slots from 1,
 //! import/export slots following the storage slots. Backends map these to element addresses.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Kind of a changer element.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ElementKind {
     Transport,
@@ -17,7 +17,7 @@ pub enum ElementKind {
 }
 
 /// One element and what it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Element {
     pub kind: ElementKind,
     /// Element address (SMC); for the mtx backend the mtx number.
@@ -36,7 +36,7 @@ pub struct Element {
 }
 
 /// Everything a changer reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangerStatus {
     pub transports: Vec<Element>,
     pub drives: Vec<Element>,

@@ -1,6 +1,7 @@
 //! The services issue's must-show run: the real `asto controller`, two `asto agent` processes and
 //! two `asto-hwsim` servers — a tape library (two LTO-9 drives, 30 slots, one import/export slot)
-//! and an optical jukebox — plus two simulated burners. Three requests run to completion: archive
+//! whose changer the controller's host drives, and an optical jukebox whose changer agent B's
+//! host drives (through leased import actions) — plus two simulated burners. Three requests run to completion: archive
 //! to tape with 2 copies (written in the library's drives, one per agent), a user DVD with 1 copy,
 //! archive to BD with 2 copies (burned in standalone burners, then put into the jukebox's
 //! import/export slot by the "operator" and moved into storage by the jukebox). Every copy is
@@ -43,7 +44,7 @@ fn configure(ws: &Workspace, tapes: &Path, discs: &Path) {
     }
     text.push_str(&format!(
         "\n[[jukebox]]\nname = \"tapelib\"\nkind = \"tape\"\nchanger = \"hwsim:{}\"\nmedia_type = \"LTO-9\"\n\
-         \n[[jukebox]]\nname = \"discjb\"\nkind = \"optical\"\nchanger = \"hwsim:{}\"\n",
+         \n[[jukebox]]\nname = \"discjb\"\nkind = \"optical\"\nchanger = \"hwsim:{}\"\nagent = \"hostB\"\n",
         tape_sock.display(),
         disc_sock.display()
     ));
@@ -63,6 +64,8 @@ fn configure(ws: &Workspace, tapes: &Path, discs: &Path) {
             tape_sock.display(),
             root.join("sim").join(burner).display()
         );
+        // Agent B's host also drives the optical jukebox's changer.
+        let a = if host == "hostB" { format!("{a}\n[[jukebox]]\nname = \"discjb\"\nchanger = \"hwsim:{}\"\n", disc_sock.display()) } else { a };
         std::fs::write(root.join(format!("{host}.toml")), a).unwrap();
     }
 }
@@ -182,6 +185,15 @@ fn library_and_jukebox_take_the_archive_volumes_of_three_requests() {
             loc.starts_with("jukebox:discjb:").then_some(())
         });
     }
+
+    // The imports ran on agent B, which drives the jukebox; agent A may not claim it.
+    let imports: i64 = catalogue(&ws)
+        .query_row("SELECT count(*) FROM actions WHERE kind = 'import' AND agent = 'hostB' AND state = 'collected'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(imports, 2);
+    let (code, v) = call("POST", &format!("{url}/v1/agent/register"), Some(HOST_A), Some(r#"{"devices": [], "jukeboxes": ["discjb"], "version": "x"}"#));
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("jukebox 'discjb' is not configured as agent hostA's"), "{v}");
 
     let done_tape = wait_done(&c, tape_req);
     let done_disc = wait_done(&c, disc_req);

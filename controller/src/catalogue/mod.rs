@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_spine.sql"),
     include_str!("migrations/0002_archive_services.sql"),
     include_str!("migrations/0003_services.sql"),
+    include_str!("migrations/0004_jukebox_actions.sql"),
 ];
 
 /// Current time as stored in the catalogue (RFC 3339, UTC, milliseconds).

@@ -21,6 +21,9 @@
 //! path = "/dev/sg3"                      # hwsim:SOCKET#N for a drive of a simulated site
 //! changer = "/dev/sg5"
 //! element = 0                            # its drive number in the library
+//! [[jukebox]]                            # a jukebox whose changer this host drives
+//! name = "jb1"                           # as in the controller's [[jukebox]] (agent = this agent)
+//! changer = "/dev/sg7"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -58,6 +61,17 @@ struct AgentFile {
     metrics_listen: Option<String>,
     #[serde(default)]
     device: Vec<DeviceSpec>,
+    /// Jukeboxes whose changers this agent drives (inventories, imports).
+    #[serde(default)]
+    jukebox: Vec<JukeboxEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JukeboxEntry {
+    name: String,
+    /// SCSI address of the changer: `/dev/sgN` or `hwsim:SOCKET`.
+    changer: String,
 }
 
 fn default_poll_ms() -> u64 {
@@ -84,9 +98,10 @@ fn load(path: &Path) -> anyhow::Result<(AgentConfig, RemoteConfig)> {
             .to_owned(),
         _ => return Err(anyhow!("configuration {}: exactly one of token or token_file is needed", path.display())),
     };
-    if f.device.is_empty() {
-        return Err(anyhow!("configuration {}: no [[device]]: an agent without devices has nothing to do", path.display()));
+    if f.device.is_empty() && f.jukebox.is_empty() {
+        return Err(anyhow!("configuration {}: no [[device]] and no [[jukebox]]: an agent without devices has nothing to do", path.display()));
     }
+    let jukeboxes = f.jukebox.into_iter().map(|j| (j.name, j.changer)).collect();
     let devices = f
         .device
         .into_iter()
@@ -98,7 +113,7 @@ fn load(path: &Path) -> anyhow::Result<(AgentConfig, RemoteConfig)> {
         })
         .collect();
     Ok((
-        AgentConfig { devices, shelf: f.shelf.as_deref().map(abs), media_stage: abs(&f.media_stage), jukeboxes: Vec::new() },
+        AgentConfig { devices, shelf: f.shelf.as_deref().map(abs), media_stage: abs(&f.media_stage), jukeboxes },
         RemoteConfig {
             controller: f.controller,
             token,

@@ -62,7 +62,7 @@ pub fn embedded_agent(config: &Config) -> anyhow::Result<Arc<Agent>> {
         devices,
         shelf: config.sim.as_ref().map(|s| s.shelf.clone()),
         media_stage: config.stages.get(StageKind::Media).path.clone(),
-        jukeboxes: config.jukeboxes.iter().map(|j| (j.name.clone(), j.changer.clone())).collect(),
+        jukeboxes: config.jukeboxes.iter().filter(|j| j.agent.is_none()).map(|j| (j.name.clone(), j.changer.clone())).collect(),
     })?;
     Ok(Arc::new(agent))
 }

@@ -732,6 +732,8 @@ impl Runner<'_> {
                     let result = agent.verify_and_put_away(&job, &mut report);
                     Done::Verified { copy, device, result }
                 }
+                // Jukebox actions are not copies; they never come this way.
+                other => Done::Written { copy, device, result: Err(AgentError::Config(format!("a {} action is not a copy's", other.kind()))) },
             };
             let _ = tx.send(done);
         });
@@ -748,10 +750,7 @@ impl Runner<'_> {
     /// Queue an action for a remote agent. It must be leased (and then reported on) within the
     /// lease time, or it is given to another device.
     fn dispatch(&mut self, copy: i64, device: &str, agent: &str, job: Job) -> Result<()> {
-        let kind = match job {
-            Job::Write(_) => "write",
-            Job::Verify(_) => "verify",
-        };
+        let kind = job.kind();
         let json = serde_json::to_string(&job).map_err(|e| Error::State(e.to_string()))?;
         let fence = fence_token(copy);
         let expires = lease_deadline(self.config);

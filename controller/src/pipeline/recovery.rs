@@ -45,9 +45,10 @@ pub fn recover(conn: &mut Connection, config: &Config) -> Result<()> {
         )?;
     }
     tx.execute("UPDATE devices SET reserved_by = NULL WHERE reserved_by IS NOT NULL", [])?;
-    // Actions handed to remote agents by the previous run are fenced off: their copies are
-    // redone (writes) or verified again, and late results are refused.
-    tx.execute("UPDATE actions SET state = 'expired' WHERE state IN ('queued', 'leased', 'done')", [])?;
+    // Copy actions handed to remote agents by the previous run are fenced off: their copies are
+    // redone (writes) or verified again, and late results are refused. Jukebox actions live on
+    // across runs until collected or expired.
+    tx.execute("UPDATE actions SET state = 'expired' WHERE state IN ('queued', 'leased', 'done') AND kind IN ('write', 'verify')", [])?;
     tx.commit()?;
     Ok(())
 }

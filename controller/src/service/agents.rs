@@ -33,6 +33,15 @@ async fn register(State(s): State<ApiState>, headers: HeaderMap, body: Result<Js
                 Some(_) => {}
             }
         }
+        for j in &reg.jukeboxes {
+            match config.jukeboxes.iter().find(|x| &x.name == j) {
+                None => return Err(Error::input(format!("jukebox '{j}' is not configured on the controller"))),
+                Some(x) if x.agent.as_deref() != Some(caller.name.as_str()) => {
+                    return Err(Error::input(format!("jukebox '{j}' is not configured as agent {}'s", caller.name)));
+                }
+                Some(_) => {}
+            }
+        }
         let now = catalogue::now();
         c.execute(
             "INSERT INTO agents (name, host, embedded, version, started_at, last_seen) VALUES (?1, ?2, 0, ?3, ?4, ?4)
@@ -73,8 +82,8 @@ async fn lease(State(s): State<ApiState>, headers: HeaderMap, body: Result<Json<
 }
 
 /// Check that `caller` holds the live lease of action `id` with `fence`; returns (kind, copy).
-fn check_lease(c: &rusqlite::Connection, id: i64, fence: i64, agent: &str) -> Result<(String, i64), Error> {
-    let row: Option<(String, i64, String, i64, String, String)> = c
+fn check_lease(c: &rusqlite::Connection, id: i64, fence: i64, agent: &str) -> Result<(String, Option<i64>), Error> {
+    let row: Option<(String, i64, String, Option<i64>, String, String)> = c
         .query_row("SELECT agent, fence, state, copy_id, kind, lease_expires FROM actions WHERE id = ?1", [id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
         })
@@ -105,9 +114,11 @@ async fn progress(
             Ok(kc)
         })
         .await?;
-    let key = format!("{}{copy}", if kind == "write" { "c" } else { "v" });
-    if let Ok(json) = serde_json::to_string(&Progress::Bytes { key, done: p.done }) {
-        let _ = s.progress.send(json);
+    if let Some(copy) = copy {
+        let key = format!("{}{copy}", if kind == "write" { "c" } else { "v" });
+        if let Ok(json) = serde_json::to_string(&Progress::Bytes { key, done: p.done }) {
+            let _ = s.progress.send(json);
+        }
     }
     Ok(Json(serde_json::json!({})))
 }
@@ -129,6 +140,8 @@ async fn result(
         Ok(())
     })
     .await?;
+    // The pipeline may be waiting for this result (jukebox actions are collected on its next run).
+    let _ = s.wake.send(());
     Ok((StatusCode::OK, Json(serde_json::json!({ "accepted": id }))))
 }
 
