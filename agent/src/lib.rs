@@ -125,7 +125,15 @@ impl Agent {
     pub fn verify_and_put_away(&self, job: &VerifyJob, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, AgentError> {
         let report = self.verify(job, progress)?;
         let stow = if job.export { Stow::Export } else { Stow::Storage };
-        let slot = self.devices.unload(&job.device, stow)?;
+        // The copy is verified whatever happens next; a volume that cannot be put away stays in
+        // the drive, and the drive's next load puts it away.
+        let slot = match self.devices.unload(&job.device, stow) {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::warn!(device = %job.device, volume = %job.medium.barcode, error = %e, "verified volume not put away");
+                None
+            }
+        };
         Ok(VerifyReport { slot, ..report })
     }
 

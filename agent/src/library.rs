@@ -79,20 +79,27 @@ impl Library {
     }
 
     /// Move what drive `element` holds (already unloaded by the drive) to a slot; returns the
-    /// slot number, or `None` when the drive was empty.
+    /// slot number, or `None` when the drive was empty. Another host may take the chosen slot
+    /// between looking and moving; then the move is planned again.
     pub fn put_away(&self, element: u16, stow: Stow) -> Result<Option<u16>, AgentError> {
         let mut changer = self.open()?;
-        let st = changer.status().map_err(|e| self.err(e))?;
-        let drive = st.drive(element).cloned().ok_or_else(|| self.err(ChangerError::NoSuchElement(format!("drive {element}"))))?;
-        if !drive.full {
-            return Ok(None);
+        let mut attempts = 0;
+        loop {
+            let st = changer.status().map_err(|e| self.err(e))?;
+            let drive = st.drive(element).cloned().ok_or_else(|| self.err(ChangerError::NoSuchElement(format!("drive {element}"))))?;
+            if !drive.full {
+                return Ok(None);
+            }
+            let dest = destination(&st, &drive, stow).ok_or_else(|| {
+                self.err(ChangerError::DestinationFull(format!("no free storage slot for the volume in drive {element}")))
+            })?;
+            info!(volume = drive.volume_tag.as_deref().unwrap_or(""), drive = element, slot = dest, "putting away");
+            match changer.unload(element, dest) {
+                Ok(()) => return Ok(Some(dest)),
+                Err(ChangerError::DestinationFull(_)) if attempts < 3 => attempts += 1,
+                Err(e) => return Err(self.err(e)),
+            }
         }
-        let dest = destination(&st, &drive, stow).ok_or_else(|| {
-            self.err(ChangerError::DestinationFull(format!("no free storage slot for the volume in drive {element}")))
-        })?;
-        info!(volume = drive.volume_tag.as_deref().unwrap_or(""), drive = element, slot = dest, "putting away");
-        changer.unload(element, dest).map_err(|e| self.err(e))?;
-        Ok(Some(dest))
     }
 
     /// Take `barcode` from an import/export slot into a free storage slot and confirm by its

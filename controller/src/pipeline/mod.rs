@@ -514,11 +514,15 @@ impl Runner<'_> {
                 if let Ok(to) = copy_next(from, CopyEvent::Verified, unit_st) {
                     tx.execute("UPDATE copies SET state = ?2, verified_at = ?3 WHERE id = ?1", params![copy, to.as_str(), catalogue::now()])?;
                     // Out of the drive: into the library slot the agent put it in, or the shelf.
+                    // (A library volume not put away keeps its home slot until an inventory sees it.)
                     let place = match (report.slot, self.config.jukebox_of(&device)) {
-                        (Some(slot), Some(j)) => jukebox::location(&j.name, slot),
-                        _ => "shelf".to_owned(),
+                        (Some(slot), Some(j)) => Some(jukebox::location(&j.name, slot)),
+                        (None, Some(_)) => None,
+                        (_, None) => Some("shelf".to_owned()),
                     };
-                    tx.execute("UPDATE volumes SET location = ?2, updated_at = ?3 WHERE id = ?1", params![volume, place, catalogue::now()])?;
+                    if let Some(place) = place {
+                        tx.execute("UPDATE volumes SET location = ?2, updated_at = ?3 WHERE id = ?1", params![volume, place, catalogue::now()])?;
+                    }
                     events::record(&tx, "verify", "done", &subject, &format!("{} files, {} bytes read back", report.files_checked, report.bytes_read))?;
                     self.summary.verified += 1;
                 }
