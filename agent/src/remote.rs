@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::{info, warn};
 
@@ -142,22 +142,38 @@ pub fn run(agent: Arc<Agent>, config: &RemoteConfig, stop: &AtomicBool) -> Resul
 
 /// Run one leased action and report its outcome.
 fn execute(agent: &Agent, api: &Api, action: &LeasedAction) {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let done = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        // The lease is kept alive by a report every third of it, whether bytes move or not: a
+        // real drive can spend minutes rewinding or locating, and a changer moving a volume.
+        let done = &done;
+        scope.spawn(move || heartbeat(api, action, done, &stopped));
+        let outcome = run_action(agent, api, action, done);
+        drop(stop);
+        report(api, action, outcome);
+    });
+}
+
+fn heartbeat(api: &Api, action: &LeasedAction, done: &std::sync::atomic::AtomicU64, stopped: &std::sync::mpsc::Receiver<()>) {
     let id = action.id;
-    let fence = action.fence;
-    // Report at least every third of the lease, and on progress.
-    let interval = Duration::from_secs((action.lease_secs / 3).max(1));
-    let mut last = Instant::now();
+    let interval = Duration::from_millis((action.lease_secs * 1000 / 3).max(200));
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+        let progress = ActionProgress { fence: action.fence, done: done.load(Ordering::Relaxed) };
+        if let Err(e) = api.post::<_, serde_json::Value>(&format!("/v1/agent/actions/{id}/progress"), &progress) {
+            warn!(action = id, error = %e, "progress not accepted");
+        }
+    }
+}
+
+fn run_action(agent: &Agent, api: &Api, action: &LeasedAction, done: &std::sync::atomic::AtomicU64) -> Outcome {
+    let id = action.id;
     let mut reported = 0u64;
     let device = action.job.device().to_owned();
-    let mut progress = |done: u64| {
-        api.metrics.add_bytes(&device, done.saturating_sub(reported));
-        reported = done;
-        if last.elapsed() >= interval.min(Duration::from_secs(1)) {
-            last = Instant::now();
-            if let Err(e) = api.post::<_, serde_json::Value>(&format!("/v1/agent/actions/{id}/progress"), &ActionProgress { fence, done }) {
-                warn!(action = id, error = %e, "progress not accepted");
-            }
-        }
+    let mut progress = |now: u64| {
+        api.metrics.add_bytes(&device, now.saturating_sub(reported));
+        reported = now;
+        done.store(now, Ordering::Relaxed);
     };
     let outcome = match &action.job {
         Job::Write(job) => {
@@ -169,10 +185,10 @@ fn execute(agent: &Agent, api: &Api, action: &LeasedAction) {
                     Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
                 },
             };
-            if workdir.exists() {
-                if let Err(e) = std::fs::remove_dir_all(&workdir) {
-                    warn!(action = id, error = %e, "fetched files not removed");
-                }
+            if workdir.exists()
+                && let Err(e) = std::fs::remove_dir_all(&workdir)
+            {
+                warn!(action = id, error = %e, "fetched files not removed");
             }
             outcome
         }
@@ -189,6 +205,11 @@ fn execute(agent: &Agent, api: &Api, action: &LeasedAction) {
             Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
         },
     };
+    outcome
+}
+
+fn report(api: &Api, action: &LeasedAction, outcome: Outcome) {
+    let (id, fence) = (action.id, action.fence);
     let counter = if matches!(outcome, Outcome::Failed { .. }) { &api.metrics.failed } else { &api.metrics.succeeded };
     counter.fetch_add(1, Ordering::Relaxed);
     match api.post::<_, serde_json::Value>(&format!("/v1/agent/actions/{id}/result"), &ActionResult { fence, outcome }) {

@@ -17,17 +17,20 @@ use asto_tests::hwsim::{hwsim_bin, serve};
 use asto_tests::{Workspace, asto_ok, sample_files};
 use serde_json::Value;
 
-/// A site with `drives` drives, 30 storage slots and one import/export slot.
-fn site(dir: &Path, kind: LibraryKind, cartridges: usize) {
+/// A site with two drives (at `rate` bytes per second, if any), 30 storage slots and one
+/// import/export slot; `cartridges` blank cartridges in the first slots.
+fn site(dir: &Path, kind: LibraryKind, cartridges: usize, rate: Option<u64>) {
     let mut contents = LibraryContents::empty(2, 30, 1);
     for i in 0..cartridges {
         contents.slots[i] = Some(format!("A{:05}L9", i + 1));
     }
-    let config = SiteConfig { kind, cartridge_capacity: 4 << 30, ..SiteConfig::default() };
+    let mut config = SiteConfig { kind, cartridge_capacity: 4 << 30, ..SiteConfig::default() };
+    config.drive.rated_bytes_per_sec = rate;
+    config.drive.buffer_bytes = 1 << 20;
     SimSite::create(dir, &config, &contents).unwrap();
 }
 
-fn configure(ws: &Workspace, tapes: &Path, discs: &Path) {
+fn configure(ws: &Workspace, tapes: &Path, discs: &Path, lease_secs: u64) {
     let root = ws.root();
     let tape_sock = tapes.join("hwsim.sock");
     let disc_sock = discs.join("hwsim.sock");
@@ -53,7 +56,7 @@ fn configure(ws: &Workspace, tapes: &Path, discs: &Path) {
     text.push_str("\n[class.tape]\nmedia = \"LTO-9\"\ncopies = 2\ngroup = \"library\"\n");
     text.push_str("\n[class.disc]\nmedia = \"BD-R25\"\ncopies = 2\ngroup = \"burners\"\n");
     std::fs::write(&ws.config, text).unwrap();
-    with_api_and_agents(ws, 10);
+    with_api_and_agents(ws, lease_secs);
     for (host, token, element, burner) in [("hostA", HOST_A, 0, "bd0"), ("hostB", HOST_B, 1, "bd1")] {
         let a = format!(
             "controller = \"CONTROLLER\"\ntoken = \"{token}\"\nmedia_stage = \"{host}/media\"\nshelf = \"{}\"\npoll_ms = 100\ndata = \"shared\"\n\
@@ -128,11 +131,11 @@ fn library_and_jukebox_take_the_archive_volumes_of_three_requests() {
     let ws = Workspace::new(&[]);
     let tapes = ws.root().join("tapelib");
     let discs = ws.root().join("discjb");
-    site(&tapes, LibraryKind::Tape, 6);
-    site(&discs, LibraryKind::Optical, 0);
+    site(&tapes, LibraryKind::Tape, 6, None);
+    site(&discs, LibraryKind::Optical, 0, None);
     let _tape_server = serve(&tapes);
     let _disc_server = serve(&discs);
-    configure(&ws, &tapes, &discs);
+    configure(&ws, &tapes, &discs, 10);
 
     let t = sample_files(ws.dir.path(), "t/night1", 8, 300_000, 31);
     let d = sample_files(ws.dir.path(), "d/night2", 6, 250_000, 32);
@@ -318,4 +321,57 @@ fn empty_library_asks_for_blanks_and_user_tapes_leave_through_the_mail_slot() {
     assert_eq!(kind_of(other), Some(Value::from("storage")), "{v}");
     let prompts = ws.json(["prompts", "list"]);
     assert!(prompts.as_array().unwrap().iter().any(|p| p["kind"] == "take_out" && p["volume"] == barcode.as_str()), "{prompts}");
+}
+
+/// `kill -9` of the agent writing in one library drive: its lease runs out, the drive is taken
+/// out of service and the half-written cartridge goes back to scratch; once the agent is back,
+/// the copy is written again (the library first puts the half-written cartridge away) and the
+/// request completes with both copies verified in storage slots.
+#[test]
+fn killed_agent_in_a_library_loses_its_lease_and_the_copy_is_written_again() {
+    let ws = Workspace::new(&[]);
+    let tapes = ws.root().join("tapelib");
+    let discs = ws.root().join("discjb");
+    site(&tapes, LibraryKind::Tape, 6, Some(4_000_000));
+    site(&discs, LibraryKind::Optical, 0, None);
+    let _tape_server = serve(&tapes);
+    let _disc_server = serve(&discs);
+    configure(&ws, &tapes, &discs, 2);
+    let t = sample_files(ws.dir.path(), "t/night1", 30, 400_000, 35);
+    ws.ok(["ingest", "--class", "tape", t.to_str().unwrap()]);
+    let c = start(&ws);
+    let url = c.url.clone();
+    let mut a = start_agent(&ws, "hostA", &url);
+    let _b = start_agent(&ws, "hostB", &url);
+    let (_, v) = call("POST", &format!("{url}/v1/requests/flush"), Some(ADMIN), Some(r#"{"class": "tape"}"#));
+    let id = v["id"].as_i64().unwrap();
+    let barcode: String = wait_for("agent A writing in drive 0", 120, || {
+        catalogue(&ws)
+            .query_row("SELECT v.barcode FROM copies c JOIN volumes v ON v.id = c.volume_id WHERE c.device = 'lto0' AND c.state = 'writing'", [], |r| r.get(0))
+            .ok()
+    });
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
+    // The lease runs out: drive 0 is down, the half-written cartridge is scratch again.
+    wait_for("the lease to expire", 60, || {
+        let conn = catalogue(&ws);
+        let down: String = conn.query_row("SELECT state FROM devices WHERE name = 'lto0'", [], |r| r.get(0)).unwrap();
+        let state: String = conn.query_row("SELECT state FROM volumes WHERE barcode = ?1", [&barcode], |r| r.get(0)).unwrap();
+        (down == "down" && state == "scratch").then_some(())
+    });
+    let _a = start_agent(&ws, "hostA", &url);
+    let done = wait_done(&c, id);
+    assert_eq!(done["copies_verified"], 2, "{done}");
+    let vols = volumes_of(&ws, id);
+    let devices: Vec<&str> = vols.iter().map(|v| v.3.as_str()).collect();
+    assert!(devices.contains(&"lto0") && devices.contains(&"lto1"), "{vols:?}");
+    let in_library = storage(&tapes);
+    for (b, _, location, _) in &vols {
+        let slot: u64 = location.strip_prefix("jukebox:tapelib:").unwrap_or_else(|| panic!("{b} at {location}")).parse().unwrap();
+        assert!(in_library.contains(&(slot, b.clone())), "{b} in slot {slot}: {in_library:?}");
+    }
+    let expired: i64 = catalogue(&ws)
+        .query_row("SELECT count(*) FROM events WHERE action = 'write' AND phase = 'failed' AND device = 'lto0' AND detail LIKE '%lease expired%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(expired, 1);
 }

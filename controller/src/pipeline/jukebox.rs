@@ -155,7 +155,7 @@ fn remote(conn: &Connection, config: &Config, j: &JukeboxConfig, owner: &str, jo
                  VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8)",
                 params![kind, j.name, volume, owner, json, super::fence_token(0), super::lease_deadline(config), catalogue::now()],
             )?;
-            info!(jukebox = %j.name, agent = owner, kind, volume, "jukebox action dispatched");
+            tracing::debug!(jukebox = %j.name, agent = owner, kind, volume, "jukebox action dispatched");
             Ok(None)
         }
     }
