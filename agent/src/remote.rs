@@ -175,7 +175,7 @@ fn run_action(agent: &Agent, api: &Api, action: &LeasedAction, done: &std::sync:
         reported = now;
         done.store(now, Ordering::Relaxed);
     };
-    let outcome = match &action.job {
+    match &action.job {
         Job::Write(job) => {
             let workdir = api.cache.join(format!("action-{id}"));
             let outcome = match localize(api, job, &workdir) {
@@ -204,8 +204,7 @@ fn run_action(agent: &Agent, api: &Api, action: &LeasedAction, done: &std::sync:
             Ok(slot) => Outcome::Imported { slot },
             Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
         },
-    };
-    outcome
+    }
 }
 
 fn report(api: &Api, action: &LeasedAction, outcome: Outcome) {
