@@ -204,7 +204,49 @@ fn run_action(agent: &Agent, api: &Api, action: &LeasedAction, done: &std::sync:
             Ok(slot) => Outcome::Imported { slot },
             Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
         },
+        Job::Retrieve(job) => {
+            // Read into the agent's own space (checked against the catalogue's SHA-256 there),
+            // then hand the bytes to the controller, which checks them again.
+            let part = api.cache.join(format!("action-{id}.retrieved"));
+            let outcome = match std::fs::create_dir_all(&api.cache).and_then(|()| match std::fs::remove_file(&part) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }) {
+                Err(e) => Outcome::Failed { message: format!("{}: {e}", part.display()), blame: crate::Blame::Other },
+                Ok(()) => match agent.retrieve(&crate::retrieve::RetrieveJob { dest: part.clone(), ..job.clone() }) {
+                    Ok(report) => match upload(api, action, &part) {
+                        Ok(()) => Outcome::Retrieved(report),
+                        Err(e) => Outcome::Failed { message: e.to_string(), blame: crate::Blame::Other },
+                    },
+                    Err(e) => Outcome::Failed { message: e.to_string(), blame: e.blame() },
+                },
+            };
+            let _ = std::fs::remove_file(&part);
+            outcome
+        }
     }
+}
+
+/// Send a retrieved file to the controller (`PUT /v1/agent/actions/{id}/file`).
+fn upload(api: &Api, action: &LeasedAction, path: &std::path::Path) -> Result<(), RemoteError> {
+    let url = format!("{}/v1/agent/actions/{}/file?fence={}", api.base, action.id, action.fence);
+    let err = |message: String| RemoteError::Http { url: url.clone(), message };
+    let file = std::fs::File::open(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+    // A large file takes longer than the client's default timeout; the heartbeat keeps the lease.
+    let resp = api
+        .http
+        .put(&url)
+        .bearer_auth(&api.token)
+        .timeout(Duration::from_secs(24 * 3600))
+        .body(reqwest::blocking::Body::from(file))
+        .send()
+        .map_err(|e| err(e.to_string()))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let text = resp.text().unwrap_or_default();
+        return Err(err(format!("{status}: {text}")));
+    }
+    Ok(())
 }
 
 fn report(api: &Api, action: &LeasedAction, outcome: Outcome) {

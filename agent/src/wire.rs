@@ -146,6 +146,8 @@ pub enum Job {
     Verify(VerifyJob),
     Inventory(InventoryJob),
     Import(ImportJob),
+    /// Read one file from a volume; the agent uploads it before reporting.
+    Retrieve(crate::retrieve::RetrieveJob),
 }
 
 impl Job {
@@ -156,6 +158,7 @@ impl Job {
             Job::Verify(j) => &j.device,
             Job::Inventory(j) => &j.jukebox,
             Job::Import(j) => &j.jukebox,
+            Job::Retrieve(j) => &j.device,
         }
     }
 
@@ -166,6 +169,7 @@ impl Job {
             Job::Verify(_) => "verify",
             Job::Inventory(_) => "inventory",
             Job::Import(_) => "import",
+            Job::Retrieve(_) => "retrieve",
         }
     }
 }
@@ -211,6 +215,7 @@ pub enum Outcome {
     Verified(VerifyReport),
     Inventory(asto_drivers::changer::ChangerStatus),
     Imported { slot: u16 },
+    Retrieved(crate::retrieve::RetrieveReport),
     Failed { message: String, blame: crate::Blame },
 }
 

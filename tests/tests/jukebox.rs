@@ -243,6 +243,27 @@ fn library_and_jukebox_take_the_archive_volumes_of_three_requests() {
     let verified: i64 = catalogue(&ws).query_row("SELECT count(*) FROM events WHERE action = 'verify' AND phase = 'done' AND copy_id IS NOT NULL", [], |r| r.get(0)).unwrap();
     assert_eq!(verified, 5);
 
+    // Retrieval from media goes through the agent that drives a library drive: it loads the
+    // cartridge from its slot, reads only the file's records and uploads them, checked twice.
+    let got = ws.root().join("retrieved.fits");
+    let path: String = catalogue(&ws)
+        .query_row("SELECT path FROM files WHERE stage = 'archive' AND path LIKE '%night1/obs003.fits'", [], |r| r.get(0))
+        .unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "-D", "-", "-o", got.to_str().unwrap(), "-H", &format!("Authorization: Bearer {USER}")])
+        .arg(format!("{url}/v1/retrieve?file={path}&from_media=true"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}{}", String::from_utf8_lossy(&std::fs::read(&got).unwrap_or_default()));
+    assert!(head.contains("x-asto-source: volume"), "{head}");
+    assert!(tape_vols.iter().any(|v| head.contains(&format!("x-asto-volume: {}", v.0.to_lowercase()))), "{head}");
+    assert_eq!(std::fs::read(&got).unwrap(), std::fs::read(t.join("obs003.fits")).unwrap());
+    let retrievals: i64 = catalogue(&ws)
+        .query_row("SELECT count(*) FROM actions WHERE kind = 'retrieve' AND agent IN ('hostA', 'hostB') AND state = 'collected'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(retrievals, 1);
+
     // The stages are clean: the files are on verified media, and prepared units are gone.
     for stage in ["stages/archive", "stages/user", "stages/media"] {
         let left = files_under(&ws.root().join(stage));

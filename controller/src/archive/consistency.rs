@@ -152,16 +152,16 @@ fn check_stage(conn: &Connection, config: &Config, kind: StageKind, report: &mut
 
 /// Re-verify every verified copy on one volume.
 fn check_volume(conn: &Connection, config: &Config, agent: &Agent, volume: i64, barcode: &str, report: &mut CheckReport) -> Result<()> {
-    let copies: Vec<(i64, i64, Option<u64>, String, String)> = conn
+    let copies: Vec<(i64, i64, Option<u64>, String, String, String)> = conn
         .prepare(
-            "SELECT c.id, c.unit_id, c.start_block, u.name, v.media_type FROM copies c JOIN units u ON u.id = c.unit_id
+            "SELECT c.id, c.unit_id, c.start_block, u.name, v.media_type, v.location FROM copies c JOIN units u ON u.id = c.unit_id
              JOIN volumes v ON v.id = c.volume_id WHERE c.volume_id = ?1 AND c.state = 'verified' ORDER BY c.start_block",
         )?
-        .query_map([volume], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map([volume], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
         .collect::<std::result::Result<_, _>>()?;
     report.volumes_checked += 1;
-    for (copy, unit, start_block, unit_name, media_type) in copies {
-        let device = device_for(conn, config, &media_type)?;
+    for (copy, unit, start_block, unit_name, media_type, location) in copies {
+        let device = device_for(conn, config, &media_type, &location)?;
         let job = VerifyJob { copy_id: copy, device: device.clone(), medium: jobs::medium(conn, config, volume)?, unit: jobs::prepared_unit(conn, unit)?, start_block, export: false };
         let result = agent.verify(&job, &mut |_| {});
         let _ = agent.unload(&device);

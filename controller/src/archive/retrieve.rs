@@ -123,6 +123,55 @@ pub fn retrieve(conn: &Connection, config: &Config, agent: &Agent, spec: &str, d
     from_volume(conn, config, agent, &file, &out)
 }
 
+/// Where the controller keeps a file an agent uploaded for retrieval action `id` (in the media
+/// stage) until the retrieval takes it.
+pub fn uploaded_path(config: &Config, id: i64) -> PathBuf {
+    config.stages.get(StageKind::Media).path.join(".retrieved").join(format!("action-{id}"))
+}
+
+/// How often a waiting retrieval looks whether the agent answered.
+const REMOTE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Retrieve through the agent that drives the device: queue the action, wait for the agent to
+/// lease it, read the file, upload it (checked against the catalogue's SHA-256 on arrival) and
+/// report; then deliver the upload to `job.dest`, checked once more.
+fn remote_retrieve(conn: &Connection, config: &Config, owner: &str, job: &RetrieveJob) -> Result<asto_agent::retrieve::RetrieveReport> {
+    use asto_agent::wire::{Job, Outcome};
+    let json = serde_json::to_string(&Job::Retrieve(job.clone())).map_err(|e| Error::State(e.to_string()))?;
+    conn.execute(
+        "INSERT INTO actions (kind, copy_id, device, volume, agent, job, fence, state, lease_expires, created_at)
+         VALUES ('retrieve', NULL, ?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+        rusqlite::params![job.device, job.medium.barcode, owner, json, crate::pipeline::fence_token(0), crate::pipeline::lease_deadline(config), catalogue::now()],
+    )?;
+    let id = conn.last_insert_rowid();
+    tracing::info!(action = id, device = %job.device, agent = owner, volume = %job.medium.barcode, "retrieval dispatched to agent");
+    let upload = uploaded_path(config, id);
+    let outcome = loop {
+        let (state, expires, result): (String, String, Option<String>) =
+            conn.query_row("SELECT state, lease_expires, result FROM actions WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        match state.as_str() {
+            "done" => {
+                conn.execute("UPDATE actions SET state = 'collected' WHERE id = ?1", [id])?;
+                break serde_json::from_str::<Outcome>(&result.unwrap_or_default()).map_err(|e| Error::State(format!("agent {owner}: unreadable result: {e}")))?;
+            }
+            "queued" | "leased" if expires < catalogue::now() => {
+                conn.execute("UPDATE actions SET state = 'expired' WHERE id = ?1 AND state IN ('queued', 'leased')", [id])?;
+                let _ = std::fs::remove_file(&upload);
+                return Err(Error::State(format!("agent {owner} did not finish the retrieval from {} in time (its lease expired)", job.medium.barcode)));
+            }
+            "queued" | "leased" => std::thread::sleep(REMOTE_POLL),
+            other => return Err(Error::State(format!("retrieval action {id} ended as {other}"))),
+        }
+    };
+    let delivered = match outcome {
+        Outcome::Retrieved(report) => copy_checked(&upload, &job.dest, &job.sha256).map(|_| report),
+        Outcome::Failed { message, .. } => Err(Error::State(format!("agent {owner}: {message}"))),
+        other => Err(Error::State(format!("agent {owner} answered a retrieval with {other:?}"))),
+    };
+    let _ = std::fs::remove_file(&upload);
+    delivered
+}
+
 /// Copy `src` to `out` via a temporary file, checking its SHA-256 on the way.
 fn copy_checked(src: &Path, out: &Path, sha256: &str) -> Result<u64> {
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -223,11 +272,16 @@ pub fn is_online(location: &str) -> bool {
     location.starts_with("jukebox:")
 }
 
-/// A free, working device of the right kind for a media type.
-pub fn device_for(conn: &Connection, config: &Config, media_type: &str) -> Result<String> {
+/// A free, working device of the right kind for a media type; for a volume in a configured
+/// jukebox (`location`), one of that jukebox's drives.
+pub fn device_for(conn: &Connection, config: &Config, media_type: &str, location: &str) -> Result<String> {
     let media = config.media_type(media_type)?;
+    let jukebox = location.strip_prefix("jukebox:").and_then(|r| r.split(':').next()).filter(|j| config.jukeboxes.iter().any(|x| x.name == *j));
     for g in config.groups.iter().filter(|g| g.media.iter().any(|m| m.eq_ignore_ascii_case(&media.name))) {
         for d in &g.devices {
+            if jukebox.is_some() && config.jukebox_of(d).map(|j| j.name.as_str()) != jukebox {
+                continue;
+            }
             let busy: bool = conn
                 .query_row("SELECT state != 'up' OR reserved_by IS NOT NULL FROM devices WHERE name = ?1", [d], |r| r.get(0))
                 .optional()?
@@ -263,7 +317,7 @@ fn from_volume(conn: &Connection, config: &Config, agent: &Agent, file: &FileRow
         .find(|f| f.medium_path == copy.medium_path || f.medium_path == gz)
         .ok_or_else(|| Error::State(format!("unit {} does not list '{}'", copy.unit, copy.medium_path)))?;
     let gunzip = entry.medium_path == gz && entry.compression == "gzip";
-    let device = device_for(conn, config, &copy.media_type)?;
+    let device = device_for(conn, config, &copy.media_type, &copy.location)?;
     let medium = jobs::medium(conn, config, copy.volume_id)?;
     let kind = config.media_type(&copy.media_type)?.kind;
     let format = match kind {
@@ -287,7 +341,10 @@ fn from_volume(conn: &Connection, config: &Config, agent: &Agent, file: &FileRow
         sha256: file.sha256.clone(),
         dest: out.to_owned(),
     };
-    let report = agent.retrieve(&job)?;
+    let report = match config.devices.iter().find(|d| d.name == device).and_then(|d| d.agent.clone()) {
+        None => agent.retrieve(&job)?,
+        Some(owner) => remote_retrieve(conn, config, &owner, &job)?,
+    };
     record(conn, file, "volume", Some((&copy.barcode, &device)))?;
     Ok(Retrieved {
         file_id: file.id,

@@ -912,7 +912,7 @@ fn copy_context(tx: &Connection, config: &Config, copy: i64, device: &str) -> Re
 
 /// A fence token for a remote action: unpredictable enough that a stale agent cannot guess the
 /// token of the action that replaced its own.
-fn fence_token(copy: i64) -> i64 {
+pub(crate) fn fence_token(copy: i64) -> i64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
     (nanos ^ copy.rotate_left(32) ^ i64::from(std::process::id())) & i64::MAX
 }

@@ -3,12 +3,16 @@
 //! name is its token's name, so an agent can only lease work for the devices configured as its own,
 //! and a result is accepted only with the action's fence while its lease is live.
 
+use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{post, put};
 use axum::{Json, Router};
 use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio_stream::StreamExt;
 
 use asto_agent::wire::{ActionProgress, ActionResult, Job, LeaseRequest, LeasedAction, Registration};
 
@@ -145,6 +149,57 @@ async fn result(
     Ok((StatusCode::OK, Json(serde_json::json!({ "accepted": id }))))
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct FenceQuery {
+    fence: i64,
+}
+
+/// `PUT /v1/agent/actions/{id}/file?fence=F`: the file a retrieval action read, streamed to the
+/// media stage and checked against the catalogue's SHA-256 before the retrieval takes it.
+async fn upload(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<FenceQuery>,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = s.caller(&headers, Role::Agent)?;
+    let (job, dest) = s
+        .with_db(move |c, config| {
+            let (kind, _) = check_lease(c, id, q.fence, &caller.name)?;
+            if kind != "retrieve" {
+                return Err(Error::input(format!("action {id} is a {kind}, which uploads no file")));
+            }
+            let job: String = c.query_row("SELECT job FROM actions WHERE id = ?1", [id], |r| r.get(0))?;
+            let job: Job = serde_json::from_str(&job).map_err(|e| Error::State(format!("action {id}: {e}")))?;
+            let Job::Retrieve(job) = job else { return Err(Error::State(format!("action {id} holds no retrieval"))) };
+            Ok((job, crate::archive::retrieve::uploaded_path(config, id)))
+        })
+        .await?;
+    let io = |e: std::io::Error| ApiError::from(Error::file(&dest, e));
+    if let Some(dir) = dest.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    }
+    let part = dest.with_extension("part");
+    let mut out = tokio::fs::File::create(&part).await.map_err(io)?;
+    let mut hash = Sha256::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::from(Error::input(format!("upload of action {id} broke off: {e}"))))?;
+        hash.update(&chunk);
+        out.write_all(&chunk).await.map_err(io)?;
+    }
+    out.flush().await.map_err(io)?;
+    drop(out);
+    let got = hex::encode(hash.finalize());
+    if got != job.sha256 {
+        let _ = tokio::fs::remove_file(&part).await;
+        return Err(Error::input(format!("upload of action {id} has SHA-256 {got}, the catalogue says {}", job.sha256)).into());
+    }
+    tokio::fs::rename(&part, &dest).await.map_err(io)?;
+    Ok(Json(serde_json::json!({ "received": id })))
+}
+
 /// The agents' routes.
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -152,4 +207,5 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/agent/lease", post(lease))
         .route("/v1/agent/actions/{id}/progress", post(progress))
         .route("/v1/agent/actions/{id}/result", post(result))
+        .route("/v1/agent/actions/{id}/file", put(upload))
 }

@@ -41,7 +41,7 @@ pub struct ApiState {
 }
 
 /// An API error: a status and a message, sent as `{"error": "…"}`.
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

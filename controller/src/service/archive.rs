@@ -19,6 +19,7 @@ use crate::archive::browse::{BrowseQuery, browse};
 use crate::archive::distribution::{self, DistributionRequest, Method, ProcessOptions};
 use crate::archive::retrieve::{RetrieveOptions, retrieve};
 use crate::archive::rights::Principal;
+use crate::catalogue;
 use crate::config::{Role, StageKind};
 use crate::error::Error;
 
@@ -63,17 +64,21 @@ async fn retrieve_file(State(s): State<ApiState>, headers: HeaderMap, Query(q): 
     let caller = s.caller(&headers, Role::User)?;
     let who = principal(&caller, &Override { admin_reason: q.admin_reason.clone() })?;
     let agent = Arc::clone(&s.agent);
-    let (file, got) = s
-        .with_db(move |c, config| {
-            // Retrieved into a private directory of the media stage, opened, then unlinked: the
-            // response streams from the open file and nothing is left behind.
-            let media = config.stages.get(StageKind::Media).path.clone();
-            let dir = tempfile::Builder::new().prefix(".retrieve-").tempdir_in(&media).map_err(|e| Error::file(&media, e))?;
-            let got = retrieve(c, config, &agent, &q.file, dir.path(), &RetrieveOptions { principal: who, from_media: q.from_media })?;
-            let file = std::fs::File::open(&got.dest).map_err(|e| Error::file(&got.dest, e))?;
-            Ok((file, got))
-        })
-        .await?;
+    let config = s.config.clone();
+    // A retrieval may wait minutes for a drive (an agent on another host positions its tape), so
+    // it has its own catalogue connection rather than holding the shared one.
+    let (file, got) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
+        let c = catalogue::open(&config.catalogue)?;
+        // Retrieved into a private directory of the media stage, opened, then unlinked: the
+        // response streams from the open file and nothing is left behind.
+        let media = config.stages.get(StageKind::Media).path.clone();
+        let dir = tempfile::Builder::new().prefix(".retrieve-").tempdir_in(&media).map_err(|e| Error::file(&media, e))?;
+        let got = retrieve(&c, &config, &agent, &q.file, dir.path(), &RetrieveOptions { principal: who, from_media: q.from_media })?;
+        let file = std::fs::File::open(&got.dest).map_err(|e| Error::file(&got.dest, e))?;
+        Ok((file, got))
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("handler failed: {e}")))??;
     let stream = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 1 << 20);
     Response::builder()
         .status(StatusCode::OK)

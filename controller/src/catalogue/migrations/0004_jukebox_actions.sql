@@ -1,13 +1,14 @@
--- Jukebox actions (an inventory, an import from the import/export slot) leased to the agent that
--- drives a jukebox: they concern no copy, and an import names its volume. SQLite cannot change a
--- CHECK constraint in place, so the table is rebuilt.
+-- Actions that concern no copy: jukebox actions (an inventory, an import from the import/export
+-- slot) leased to the agent that drives a jukebox, and retrievals of a file from a volume in an
+-- agent's drive. An import or retrieval names its volume. SQLite cannot change a CHECK
+-- constraint in place, so the table is rebuilt.
 
 CREATE TABLE actions_v4 (
     id            INTEGER PRIMARY KEY,
-    kind          TEXT    NOT NULL CHECK (kind IN ('write', 'verify', 'inventory', 'import')),
+    kind          TEXT    NOT NULL CHECK (kind IN ('write', 'verify', 'inventory', 'import', 'retrieve')),
     copy_id       INTEGER REFERENCES copies (id),  -- write and verify
     device        TEXT    NOT NULL,                -- the device, or the jukebox of a jukebox action
-    volume        TEXT,                            -- import: the volume taken in
+    volume        TEXT,                            -- import, retrieve: the volume
     agent         TEXT    NOT NULL,
     job           TEXT    NOT NULL,
     fence         INTEGER NOT NULL,
