@@ -8,7 +8,7 @@
 # Installs only what is missing; needs root (or sudo) for that.
 set -euo pipefail
 
-packages=(curl pkg-config libudev-dev xorriso libarchive-tools genisoimage mtx sg3-utils tar postgresql-15 postgresql-client-15 python3-astropy systemd udev chromium chromium-driver)
+packages=(curl openssl pkg-config libudev-dev xorriso libarchive-tools genisoimage mtx sg3-utils tar postgresql-15 postgresql-client-15 python3-astropy systemd udev chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -8,6 +8,7 @@
 
 mod devices;
 mod error;
+pub mod http;
 pub mod library;
 pub mod metrics;
 mod prepare;

@@ -39,6 +39,8 @@ pub struct RemoteConfig {
     pub cache: std::path::PathBuf,
     /// Where to serve `/metrics`, if anywhere.
     pub metrics_listen: Option<String>,
+    /// HTTPS: extra trusted CA and the client certificate.
+    pub tls: crate::http::ClientTls,
 }
 
 /// A failure to talk to the controller.
@@ -76,10 +78,7 @@ impl Api {
 
 /// Run the agent daemon until `stop` is set.
 pub fn run(agent: Arc<Agent>, config: &RemoteConfig, stop: &AtomicBool) -> Result<(), RemoteError> {
-    let http = reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .build()
+    let http = crate::http::client(&config.tls, Some(Duration::from_secs(60)))
         .map_err(|e| RemoteError::Http { url: config.controller.clone(), message: e.to_string() })?;
     let jukeboxes = agent.jukebox_names();
     let devices = agent.device_names();

@@ -255,6 +255,11 @@ struct ApiFile {
     /// Seconds an agent may go without reporting before its action is given to another device.
     #[serde(default = "default_lease")]
     lease_secs: u64,
+    /// HTTPS: the controller's certificate chain and key (PEM).
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    /// HTTPS: require client certificates signed by this CA (PEM).
+    client_ca: Option<PathBuf>,
 }
 
 fn default_lease() -> u64 {
@@ -272,6 +277,18 @@ pub struct ApiConfig {
     pub lease_secs: u64,
     /// (name, role, secret)
     pub tokens: Vec<(String, Role, String)>,
+    /// HTTPS, when configured.
+    pub tls: Option<ApiTls>,
+}
+
+/// The API's TLS settings.
+#[derive(Debug, Clone)]
+pub struct ApiTls {
+    /// PEM certificate chain and private key of the controller.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// PEM CA whose client certificates are required from every caller.
+    pub client_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -543,7 +560,13 @@ impl Config {
                 if a.lease_secs == 0 {
                     return Err(err("api.lease_secs must be at least 1".into()));
                 }
-                Some(ApiConfig { listen: a.listen, lease_secs: a.lease_secs, tokens })
+                let tls = match (a.tls_cert, a.tls_key, a.client_ca) {
+                    (Some(cert), Some(key), ca) => Some(ApiTls { cert: abs(&cert), key: abs(&key), client_ca: ca.as_deref().map(abs) }),
+                    (None, None, None) => None,
+                    (None, None, Some(_)) => return Err(err("api.client_ca needs api.tls_cert and api.tls_key: client certificates come with HTTPS".into())),
+                    _ => return Err(err("api.tls_cert and api.tls_key go together".into())),
+                };
+                Some(ApiConfig { listen: a.listen, lease_secs: a.lease_secs, tokens, tls })
             }
         };
         Ok(Config {
@@ -698,6 +721,19 @@ media_type = "LTO-5"
             let e = error_of(&format!("{BASE}{extra}"));
             assert!(e.contains(wanted), "{wanted}: {e}");
         }
+    }
+
+    #[test]
+    fn tls_settings_come_together() {
+        let api = "\n[api]\n[[api.token]]\nname = \"ops\"\nrole = \"admin\"\ntoken = \"0123456789abcdef0\"\n";
+        let c = parse(&format!("{BASE}{}", api.replace("[api]\n", "[api]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n"))).unwrap();
+        let tls = c.api.unwrap().tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/etc/asto/c.pem"));
+        assert!(tls.client_ca.is_none());
+        let e = error_of(&format!("{BASE}{}", api.replace("[api]\n", "[api]\ntls_cert = \"c.pem\"\n")));
+        assert!(e.contains("api.tls_cert and api.tls_key go together"), "{e}");
+        let e = error_of(&format!("{BASE}{}", api.replace("[api]\n", "[api]\nclient_ca = \"ca.pem\"\n")));
+        assert!(e.contains("api.client_ca needs api.tls_cert"), "{e}");
     }
 
     #[test]

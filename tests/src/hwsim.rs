@@ -2,23 +2,30 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::process::{Child, Command, Stdio};
 
 use crate::asto_bin;
 
-/// The asto-hwsim binary of this build (built on demand, like the asto binary).
+/// The asto-hwsim binary of this build, built (once per test process) with the same profile as
+/// the tests, like the asto binary: a stale one would miss what the tests need.
 pub fn hwsim_bin() -> PathBuf {
-    let bin = asto_bin().with_file_name("asto-hwsim");
-    if !bin.exists() {
-        let release = asto_bin().parent().and_then(|p| p.file_name()).is_some_and(|n| n == "release");
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin_dir = asto_bin().parent().expect("binary directory").to_owned();
         let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "-p", "asto-hw-sim", "--bin", "asto-hwsim"]);
-        if release {
+        crate::as_from_a_shell(&mut build);
+        build.args(["build", "--quiet", "-p", "asto-hw-sim", "--bin", "asto-hwsim"]);
+        if bin_dir.file_name().is_some_and(|n| n == "release") {
             build.arg("--release");
         }
+        if let Some(target) = bin_dir.parent() {
+            build.env("CARGO_TARGET_DIR", target);
+        }
         assert!(build.status().expect("run cargo build").success(), "building asto-hwsim failed");
-    }
-    bin
+        bin_dir.join("asto-hwsim")
+    })
+    .clone()
 }
 
 /// A running `asto-hwsim` server; stopped with SIGTERM (saving the site) when dropped.

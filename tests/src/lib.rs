@@ -18,6 +18,7 @@ pub fn asto_bin() -> &'static Path {
         let profile_dir = exe.parent().and_then(Path::parent).expect("target profile directory");
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let mut build = Command::new(env!("CARGO"));
+        crate::as_from_a_shell(&mut build);
         build.args(["build", "--quiet", "-p", "asto-controller", "--bin", "asto"]);
         if release {
             build.arg("--release");
@@ -29,6 +30,20 @@ pub fn asto_bin() -> &'static Path {
         assert!(status.success(), "building the asto binary failed");
         profile_dir.join("asto")
     })
+}
+
+/// Drop the variables cargo sets for the test crate itself (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`, …) from a nested `cargo build`: ring's build script reruns when they change,
+/// and with the test crate's values the TLS stack would be rebuilt on every test run.
+pub fn as_from_a_shell(build: &mut Command) {
+    const SET_FOR_CRATES: &[&str] = &["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR"];
+    for (key, _) in std::env::vars_os() {
+        if let Some(k) = key.to_str()
+            && SET_FOR_CRATES.iter().any(|p| k.starts_with(p))
+        {
+            build.env_remove(&key);
+        }
+    }
 }
 
 /// A `Command` for `asto` with the given arguments.

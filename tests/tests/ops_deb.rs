@@ -13,22 +13,9 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `asto-hwsim` next to `asto`, built with the same profile.
-fn build_hwsim(bin_dir: &Path) {
-    let mut build = Command::new(env!("CARGO"));
-    build.args(["build", "--quiet", "-p", "asto-hw-sim", "--bin", "asto-hwsim"]);
-    if bin_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    if let Some(target) = bin_dir.parent() {
-        build.env("CARGO_TARGET_DIR", target);
-    }
-    assert!(build.status().unwrap().success(), "building asto-hwsim failed");
-}
-
 fn build_deb(out: &Path) -> PathBuf {
     let bin_dir = asto_bin().parent().unwrap().to_owned();
-    build_hwsim(&bin_dir);
+    asto_tests::hwsim::hwsim_bin();
     let run = Command::new(repo().join("scripts/build-deb.sh")).arg("--bin-dir").arg(&bin_dir).arg("--out").arg(out).output().unwrap();
     assert!(run.status.success(), "build-deb.sh: {}", String::from_utf8_lossy(&run.stderr));
     let deb = PathBuf::from(String::from_utf8_lossy(&run.stdout).trim());

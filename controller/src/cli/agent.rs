@@ -2,7 +2,10 @@
 //! its configuration and takes its work from the controller (register, lease, report).
 //!
 //! ```toml
-//! controller = "http://controller.example:7420"
+//! controller = "http://controller.example:7420"   # https://… when the controller has TLS
+//! ca_file = "/etc/asto/tls/ca.pem"       # HTTPS: trust this CA too (optional)
+//! client_cert = "/etc/asto/tls/agent.pem" # HTTPS: client certificate and key, when the
+//! client_key = "/etc/asto/tls/agent.key"  # controller requires them (optional)
 //! token_file = "/etc/asto/agent.token"   # or token = "…"; the token's name is the agent's name
 //! media_stage = "/var/lib/asto/media"    # working space: files fetched from the controller
 //! data = "auto"                          # auto | http | shared: how unit files are read
@@ -59,6 +62,11 @@ struct AgentFile {
     data: remote::DataAccess,
     /// Address for the Prometheus endpoint (e.g. "0.0.0.0:9102"); none: no endpoint.
     metrics_listen: Option<String>,
+    /// HTTPS: a CA to trust for the controller's certificate, besides the system's.
+    ca_file: Option<PathBuf>,
+    /// HTTPS: the client certificate (PEM) and key this agent presents.
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
     #[serde(default)]
     device: Vec<DeviceSpec>,
     /// Jukeboxes whose changers this agent drives (inventories, imports).
@@ -121,6 +129,11 @@ fn load(path: &Path) -> anyhow::Result<(AgentConfig, RemoteConfig)> {
             data: f.data,
             cache: abs(&f.media_stage).join("fetched"),
             metrics_listen: f.metrics_listen,
+            tls: asto_agent::http::ClientTls {
+                ca_file: f.ca_file.as_deref().map(abs),
+                client_cert: f.client_cert.as_deref().map(abs),
+                client_key: f.client_key.as_deref().map(abs),
+            },
         },
     ))
 }

@@ -1,7 +1,6 @@
 //! The CLI's client for the controller API: `--controller URL --token SECRET` (or `ASTO_CONTROLLER`
 //! and `ASTO_TOKEN`). Errors carry the API's own message and status.
 
-use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use serde_json::Value;
@@ -15,6 +14,15 @@ pub struct RemoteArg {
     /// API token.
     #[arg(long, env = "ASTO_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// HTTPS: a CA certificate file to trust besides the system's.
+    #[arg(long, env = "ASTO_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// HTTPS: client certificate (PEM) to present, with --client-key.
+    #[arg(long, env = "ASTO_CLIENT_CERT")]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// HTTPS: the client certificate's private key (PEM).
+    #[arg(long, env = "ASTO_CLIENT_KEY")]
+    pub client_key: Option<std::path::PathBuf>,
 }
 
 /// A connection to the controller API.
@@ -29,7 +37,8 @@ impl RemoteArg {
     pub fn client(&self) -> anyhow::Result<Option<Client>> {
         let Some(base) = &self.controller else { return Ok(None) };
         let token = self.token.clone().ok_or_else(|| anyhow!("--controller needs --token (or ASTO_TOKEN)"))?;
-        let http = reqwest::blocking::Client::builder().connect_timeout(Duration::from_secs(10)).timeout(None).build()?;
+        let tls = asto_agent::http::ClientTls { ca_file: self.ca_file.clone(), client_cert: self.client_cert.clone(), client_key: self.client_key.clone() };
+        let http = asto_agent::http::client(&tls, None)?;
         Ok(Some(Client { base: base.trim_end_matches('/').to_owned(), token, http }))
     }
 }

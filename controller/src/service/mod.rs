@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod files;
 pub mod metrics;
+pub mod tls;
 pub mod web;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,6 +97,8 @@ pub fn serve(config: Config, listen: &str) -> Result<()> {
     let (progress_tx, _) = tokio::sync::broadcast::channel(1024);
     let stop = Arc::new(AtomicBool::new(false));
 
+    // Certificate problems are reported before anything listens.
+    let tls_config = config.api.as_ref().and_then(|a| a.tls.as_ref()).map(tls::server_config).transpose()?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::State(format!("starting the async runtime: {e}")))?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| Error::input(format!("cannot listen on {listen}: {e}")))?;
@@ -113,7 +116,7 @@ pub fn serve(config: Config, listen: &str) -> Result<()> {
         };
         // Tests and scripts read the address from here (listen on port 0 picks a free one).
         println!("listening on {bound}");
-        info!(address = %bound, "controller API listening");
+        info!(address = %bound, tls = tls_config.is_some(), "controller API listening");
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         if let Some(period) = sd_notify::watchdog_enabled() {
             tokio::spawn(async move {
@@ -133,7 +136,14 @@ pub fn serve(config: Config, listen: &str) -> Result<()> {
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
             info!("stopping");
         };
-        axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await.map_err(|e| Error::State(format!("API server: {e}")))?;
+        let served = match tls_config {
+            Some(tls_config) => {
+                let listener = tls::TlsListener::new(listener, tls_config).map_err(|e| Error::State(e.to_string()))?;
+                axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await
+            }
+            None => axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await,
+        };
+        served.map_err(|e| Error::State(format!("API server: {e}")))?;
         stop.store(true, Ordering::Relaxed);
         let _ = wake_tx.send(());
         // An action in flight finishes with the process; anything interrupted is redone on the
