@@ -212,7 +212,7 @@ mod tests {
         let barcode = agent.provision(DeviceKind::Tape, &tape_medium(""), None).unwrap();
         assert_eq!(barcode, "AS0001L5");
         let medium = tape_medium(&barcode);
-        let report = agent.write(&WriteJob { copy_id: 1, device: "tape0".into(), medium: medium.clone(), unit: unit.clone() }, &mut |_| {}).unwrap();
+        let report = agent.write(&WriteJob { copy_id: 1, device: "tape0".into(), medium: medium.clone(), unit: unit.clone(), blank_only: false }, &mut |_| {}).unwrap();
         assert_eq!((report.tape_file, report.start_block), (Some(1), Some(2)), "label block + filemark come first");
         let job = VerifyJob { copy_id: 1, device: "tape0".into(), medium, unit, start_block: report.start_block, export: false };
         let v = agent.verify(&job, &mut |_| {}).unwrap();
@@ -233,7 +233,7 @@ mod tests {
         let unit = agent.prepare(&spec(files.clone(), ImageFormat::Tar, false)).unwrap();
         std::fs::write(&files[0].source, b"first fil3").unwrap();
         let barcode = agent.provision(DeviceKind::Tape, &tape_medium(""), None).unwrap();
-        let err = agent.write(&WriteJob { copy_id: 1, device: "tape0".into(), medium: tape_medium(&barcode), unit }, &mut |_| {}).unwrap_err();
+        let err = agent.write(&WriteJob { copy_id: 1, device: "tape0".into(), medium: tape_medium(&barcode), unit, blank_only: false }, &mut |_| {}).unwrap_err();
         assert_eq!(err.blame(), Blame::Other, "{err}");
         assert!(err.to_string().contains("changed"), "{err}");
     }

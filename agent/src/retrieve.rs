@@ -235,7 +235,7 @@ mod tests {
                 ImageFormat::Iso => shelf.new_disc("DISC", media, 1 << 30).unwrap(),
             };
             let medium = MediumRef { barcode, ..medium };
-            let w = agent.write(&WriteJob { copy_id: 1, device: device.into(), medium: medium.clone(), unit: unit.clone() }, &mut |_| {}).unwrap();
+            let w = agent.write(&WriteJob { copy_id: 1, device: device.into(), medium: medium.clone(), unit: unit.clone(), blank_only: false }, &mut |_| {}).unwrap();
             agent.unload(device).unwrap();
             let offset = unit.data_offsets.iter().find(|(p, _)| p == "n/2.fits").unwrap().1;
             let dest = d.join(format!("out-{device}"));

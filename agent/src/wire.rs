@@ -82,6 +82,10 @@ pub struct WriteJob {
     pub device: String,
     pub medium: MediumRef,
     pub unit: PreparedUnit,
+    /// asto never wrote this volume (a cartridge found in a library): it is written only if it is
+    /// blank or carries an asto label, never over data asto did not write.
+    #[serde(default)]
+    pub blank_only: bool,
 }
 
 /// What a write did.

@@ -6,6 +6,7 @@
 //! the checksum recorded at ingest, so a file changed since ingest fails the write instead of
 //! producing a medium that disagrees with the catalogue.
 
+use asto_drivers::tape::{ReadOutcome, TapeDrive, TapeError};
 use asto_images::ImageError;
 
 use crate::devices::DeviceSet;
@@ -13,6 +14,9 @@ use crate::error::AgentError;
 use crate::prepare::Plan;
 use crate::tape_stream::RecordWriter;
 use crate::wire::{MediumRef, WriteJob, WriteReport};
+
+/// How an asto label block begins.
+const LABEL_MAGIC: &[u8] = b"ASTO VOLUME LABEL\n";
 
 /// The label block at the beginning of every asto tape.
 pub fn volume_label(medium: &MediumRef) -> Vec<u8> {
@@ -22,10 +26,31 @@ pub fn volume_label(medium: &MediumRef) -> Vec<u8> {
         "media_type": medium.media_type,
         "asto_version": env!("CARGO_PKG_VERSION"),
     });
-    let mut bytes = b"ASTO VOLUME LABEL\n".to_vec();
+    let mut bytes = LABEL_MAGIC.to_vec();
     bytes.extend_from_slice(label.to_string().as_bytes());
     bytes.push(b'\n');
     bytes
+}
+
+enum Foreign {
+    Tape(TapeError),
+    Data(String),
+}
+
+/// A volume new to the catalogue may be blank or carry an asto label; anything else on it is
+/// someone's data, which is not overwritten.
+fn refuse_foreign_data(drive: &mut dyn TapeDrive, barcode: &str) -> Result<(), Foreign> {
+    let mut block = vec![0u8; 1 << 20];
+    match drive.read_block(&mut block) {
+        Ok(ReadOutcome::EndOfData) | Err(TapeError::BeyondEndOfData) => Ok(()),
+        Ok(ReadOutcome::Data(n)) if block[..n].starts_with(LABEL_MAGIC) => Ok(()),
+        Ok(ReadOutcome::Data(n)) => Err(Foreign::Data(format!("{barcode} holds data asto did not write (a {n}-byte first block): not overwritten"))),
+        Ok(ReadOutcome::Filemark) => Err(Foreign::Data(format!("{barcode} holds data asto did not write (a filemark first): not overwritten"))),
+        Err(TapeError::BlockTooLarge { block, .. }) => {
+            Err(Foreign::Data(format!("{barcode} holds data asto did not write (a {block}-byte first block): not overwritten")))
+        }
+        Err(e) => Err(Foreign::Tape(e)),
+    }
 }
 
 pub fn write_copy(devices: &DeviceSet, job: &WriteJob, progress: &mut dyn FnMut(u64)) -> Result<WriteReport, AgentError> {
@@ -43,6 +68,13 @@ pub fn write_copy(devices: &DeviceSet, job: &WriteJob, progress: &mut dyn FnMut(
             let drive = dev.tape(device)?;
             let tape = |source| AgentError::Tape { device: device.into(), source };
             drive.rewind().map_err(tape)?;
+            if job.blank_only {
+                refuse_foreign_data(drive, &job.medium.barcode).map_err(|e| match e {
+                    Foreign::Tape(source) => tape(source),
+                    Foreign::Data(message) => AgentError::Medium { barcode: job.medium.barcode.clone(), message },
+                })?;
+                drive.rewind().map_err(tape)?;
+            }
             drive.write_block(&volume_label(&job.medium)).map_err(tape)?;
             drive.write_filemarks(1).map_err(tape)?;
             let start = drive.position().map_err(tape)?;

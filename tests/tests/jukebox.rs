@@ -279,10 +279,17 @@ fn library_and_jukebox_take_the_archive_volumes_of_three_requests() {
 fn empty_library_asks_for_blanks_and_user_tapes_leave_through_the_mail_slot() {
     let ws = Workspace::new(&[]);
     let tapes = ws.root().join("tapelib");
-    let contents = LibraryContents::empty(2, 30, 2);
+    // The only cartridge holds someone else's data: a filemark written by hand.
+    let mut contents = LibraryContents::empty(2, 30, 2);
+    contents.slots[0] = Some("F00001L9".into());
     SimSite::create(&tapes, &SiteConfig { cartridge_capacity: 4 << 30, ..SiteConfig::default() }, &contents).unwrap();
     let _server = serve(&tapes);
     let sock = tapes.join("hwsim.sock");
+    let site = tapes.to_str().unwrap();
+    asto_ok(["changer", "load", "--sim", site, "1", "0"]);
+    asto_ok(["tape", "weof", "--sim", site, "--drive", "0", "1"]);
+    asto_ok(["tape", "unload", "--sim", site, "--drive", "0"]);
+    asto_ok(["changer", "unload", "--sim", site, "0", "1"]);
     let mut text = std::fs::read_to_string(&ws.config).unwrap();
     for element in [0, 1] {
         text.push_str(&format!(
@@ -300,9 +307,14 @@ fn empty_library_asks_for_blanks_and_user_tapes_leave_through_the_mail_slot() {
     submit.extend(files.iter().map(String::as_str));
     ws.ok(submit);
 
-    // No blank cartridge: nothing is written, and the operator is asked for blanks, once.
+    // The foreign cartridge is not overwritten but marked bad; with no blank cartridge left,
+    // nothing is written, and the operator is asked for blanks, once.
     ws.ok(["run"]);
     ws.ok(["run"]);
+    let (state, note): (String, String) =
+        catalogue(&ws).query_row("SELECT state, note FROM volumes WHERE barcode = 'F00001L9'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(state, "bad");
+    assert!(note.contains("holds data asto did not write") && note.contains("not overwritten"), "{note}");
     let prompts = ws.json(["prompts", "list"]);
     let blanks: Vec<&Value> = prompts.as_array().unwrap().iter().filter(|p| p["kind"] == "load_blank").collect();
     assert_eq!(blanks.len(), 1, "{prompts}");

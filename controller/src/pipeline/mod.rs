@@ -386,7 +386,10 @@ impl Runner<'_> {
             });
             self.busy_copies.insert(copy);
             self.busy_devices.insert(device.clone());
-            let job = WriteJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared };
+            // A volume asto never wrote (found in a library) is written only if it holds nothing else.
+            let blank_only: bool =
+                self.conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM copies WHERE volume_id = ?1 AND id <> ?2)", params![volume, copy], |r| r.get(0))?;
+            let job = WriteJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared, blank_only };
             self.run_job(copy, &device, Job::Write(job))?;
             started += 1;
         }
