@@ -19,7 +19,7 @@ use crate::catalogue::{self, events};
 use crate::config::{Config, StageKind};
 use crate::error::{Error, Result};
 use crate::media::MediaKind;
-use crate::pipeline::jobs;
+use crate::pipeline::{actions, jobs};
 use crate::stage::Stage;
 
 /// How to retrieve.
@@ -137,13 +137,7 @@ const REMOTE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 /// report; then deliver the upload to `job.dest`, checked once more.
 fn remote_retrieve(conn: &Connection, config: &Config, owner: &str, job: &RetrieveJob) -> Result<asto_agent::retrieve::RetrieveReport> {
     use asto_agent::wire::{Job, Outcome};
-    let json = serde_json::to_string(&Job::Retrieve(job.clone())).map_err(|e| Error::State(e.to_string()))?;
-    conn.execute(
-        "INSERT INTO actions (kind, copy_id, device, volume, agent, job, fence, state, lease_expires, created_at)
-         VALUES ('retrieve', NULL, ?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
-        rusqlite::params![job.device, job.medium.barcode, owner, json, crate::pipeline::fence_token(0), crate::pipeline::lease_deadline(config), catalogue::now()],
-    )?;
-    let id = conn.last_insert_rowid();
+    let id = actions::queue(conn, config, &Job::Retrieve(job.clone()), None, Some(&job.medium.barcode), owner)?;
     tracing::info!(action = id, device = %job.device, agent = owner, volume = %job.medium.barcode, "retrieval dispatched to agent");
     let upload = uploaded_path(config, id);
     let outcome = loop {
@@ -152,7 +146,7 @@ fn remote_retrieve(conn: &Connection, config: &Config, owner: &str, job: &Retrie
         match state.as_str() {
             "done" => {
                 conn.execute("UPDATE actions SET state = 'collected' WHERE id = ?1", [id])?;
-                break serde_json::from_str::<Outcome>(&result.unwrap_or_default()).map_err(|e| Error::State(format!("agent {owner}: unreadable result: {e}")))?;
+                break actions::outcome(result);
             }
             "queued" | "leased" if expires < catalogue::now() => {
                 conn.execute("UPDATE actions SET state = 'expired' WHERE id = ?1 AND state IN ('queued', 'leased')", [id])?;

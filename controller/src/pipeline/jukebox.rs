@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use asto_agent::wire::{ImportJob, InventoryJob, Job, Outcome};
-use asto_agent::{Agent, Blame};
+use asto_agent::Agent;
 use asto_drivers::changer::{ChangerStatus, ElementKind};
 use rusqlite::{Connection, OptionalExtension, params};
 use tracing::{info, warn};
@@ -144,17 +144,11 @@ fn remote(conn: &Connection, config: &Config, j: &JukeboxConfig, owner: &str, jo
                 "DELETE FROM actions WHERE device = ?1 AND kind = ?2 AND volume IS ?3 AND id < ?4 AND state IN ('collected', 'expired')",
                 params![j.name, kind, volume, id],
             )?;
-            let text = result.unwrap_or_default();
-            Ok(Some(serde_json::from_str(&text).unwrap_or_else(|e| Outcome::Failed { message: format!("unreadable result: {e}"), blame: Blame::Other })))
+            Ok(Some(super::actions::outcome(result)))
         }
         Some((_, state, _)) if state != "expired" => Ok(None),
         _ => {
-            let json = serde_json::to_string(&job).map_err(|e| crate::error::Error::State(e.to_string()))?;
-            conn.execute(
-                "INSERT INTO actions (kind, copy_id, device, volume, agent, job, fence, state, lease_expires, created_at)
-                 VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8)",
-                params![kind, j.name, volume, owner, json, super::fence_token(0), super::lease_deadline(config), catalogue::now()],
-            )?;
+            super::actions::queue(conn, config, &job, None, volume, owner)?;
             tracing::debug!(jukebox = %j.name, agent = owner, kind, volume, "jukebox action dispatched");
             Ok(None)
         }

@@ -10,11 +10,14 @@
 //! pending and their half-written volumes are scratched or discarded; reservations are released),
 //! and every action is idempotent, so the request completes with nothing lost or duplicated.
 
+pub mod actions;
 pub mod jobs;
 pub mod jukebox;
 pub mod recovery;
 pub mod rollback;
 pub mod state;
+
+pub use actions::lease_deadline;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -323,10 +326,8 @@ impl Runner<'_> {
             // A rewritable volume scratched earlier is reused before a new one is taken.
             // A drive in a library writes a scratch volume of that library.
             let reuse: Option<String> = if let Some(j) = &library {
-                match jukebox::scratch_volume(self.conn, j, &media.name)? {
-                    Some(b) => Some(b),
-                    None => continue,
-                }
+                let Some(b) = jukebox::scratch_volume(self.conn, j, &media.name)? else { continue };
+                Some(b)
             } else if media.rewritable {
                 self.conn
                     .query_row(
@@ -353,10 +354,7 @@ impl Runner<'_> {
                 (_, reuse) => self.agent.provision(kind, &wanted, reuse.as_deref())?,
             };
             // A library volume keeps its home slot as its location while it is in a drive.
-            let location = match &library {
-                Some(_) => None,
-                None => Some(format!("drive:{device}")),
-            };
+            let location = library.is_none().then(|| format!("drive:{device}"));
             let unit_prepared = jobs::prepared_unit(self.conn, unit)?;
             let tx = self.conn.transaction()?;
             let now = catalogue::now();
@@ -377,20 +375,11 @@ impl Runner<'_> {
             tx.commit()?;
             info!(unit = %unit_prepared.unit, copy, device = %device, volume = %barcode, bytes = unit_prepared.image_bytes, "write started");
             let medium = jobs::medium(self.conn, self.config, volume)?;
-            emit(&self.progress, Progress::Started {
-                key: format!("c{copy}"),
-                action: "write".into(),
-                unit: unit_prepared.unit.clone(),
-                device: Some(device.clone()),
-                total: unit_prepared.image_bytes,
-            });
-            self.busy_copies.insert(copy);
-            self.busy_devices.insert(device.clone());
             // A volume asto never wrote (found in a library) is written only if it holds nothing else.
             let blank_only: bool =
                 self.conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM copies WHERE volume_id = ?1 AND id <> ?2)", params![volume, copy], |r| r.get(0))?;
             let job = WriteJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared, blank_only };
-            self.run_job(copy, &device, Job::Write(job))?;
+            self.launch(copy, &device, Job::Write(job))?;
             started += 1;
         }
         Ok(started)
@@ -490,17 +479,8 @@ impl Runner<'_> {
             events::record(&tx, "verify", "start", &subject, &unit_prepared.unit)?;
             tx.commit()?;
             info!(unit = %unit_prepared.unit, copy, device = %device, volume = %medium.barcode, "verify started");
-            emit(&self.progress, Progress::Started {
-                key: format!("v{copy}"),
-                action: "verify".into(),
-                unit: unit_prepared.unit.clone(),
-                device: Some(device.clone()),
-                total: unit_prepared.image_bytes,
-            });
-            self.busy_copies.insert(copy);
-            self.busy_devices.insert(device.clone());
             let job = VerifyJob { copy_id: copy, device: device.clone(), medium, unit: unit_prepared, start_block, export };
-            self.run_job(copy, &device, Job::Verify(job))?;
+            self.launch(copy, &device, Job::Verify(job))?;
             started += 1;
         }
         Ok(started)
@@ -718,6 +698,20 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// Start a write or verification of a copy: announce it, mark the copy and its device busy,
+    /// and run it.
+    fn launch(&mut self, copy: i64, device: &str, job: Job) -> Result<()> {
+        let (unit, total) = match &job {
+            Job::Write(j) => (j.unit.unit.clone(), j.unit.image_bytes),
+            Job::Verify(j) => (j.unit.unit.clone(), j.unit.image_bytes),
+            _ => (String::new(), 0),
+        };
+        emit(&self.progress, Progress::Started { key: progress_key(job.kind(), copy), action: job.kind().into(), unit, device: Some(device.to_owned()), total });
+        self.busy_copies.insert(copy);
+        self.busy_devices.insert(device.to_owned());
+        self.run_job(copy, device, job)
+    }
+
     /// Run a write or verification: on a remote agent's device through the lease table, on an
     /// embedded device on a worker thread that reports progress and its result.
     fn run_job(&mut self, copy: i64, device: &str, job: Job) -> Result<()> {
@@ -726,7 +720,7 @@ impl Runner<'_> {
         }
         let (agent, tx, progress, device) = (self.agent.clone(), self.tx.clone(), self.progress.clone(), device.to_owned());
         std::thread::spawn(move || {
-            let key = format!("{}{copy}", if matches!(job, Job::Write(_)) { "c" } else { "v" });
+            let key = progress_key(job.kind(), copy);
             let mut report = |done| {
                 if let Some(p) = &progress {
                     let _ = p.send(Progress::Bytes { key: key.clone(), done });
@@ -757,17 +751,8 @@ impl Runner<'_> {
     /// Queue an action for a remote agent. It must be leased (and then reported on) within the
     /// lease time, or it is given to another device.
     fn dispatch(&mut self, copy: i64, device: &str, agent: &str, job: Job) -> Result<()> {
-        let kind = job.kind();
-        let json = serde_json::to_string(&job).map_err(|e| Error::State(e.to_string()))?;
-        let fence = fence_token(copy);
-        let expires = lease_deadline(self.config);
-        self.conn.execute(
-            "INSERT INTO actions (kind, copy_id, device, agent, job, fence, state, lease_expires, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8)",
-            params![kind, copy, device, agent, json, fence, expires, catalogue::now()],
-        )?;
-        let id = self.conn.last_insert_rowid();
-        info!(action = id, kind, copy, device, agent, "dispatched to agent");
+        let id = actions::queue(self.conn, self.config, &job, Some(copy), None, agent)?;
+        info!(action = id, kind = job.kind(), copy, device, agent, "dispatched to agent");
         self.remote.insert(id, (copy, device.to_owned()));
         Ok(())
     }
@@ -785,8 +770,7 @@ impl Runner<'_> {
             let outcome = match state.as_str() {
                 "done" => {
                     self.conn.execute("UPDATE actions SET state = 'collected' WHERE id = ?1", [id])?;
-                    let text = result.unwrap_or_default();
-                    serde_json::from_str::<Outcome>(&text).unwrap_or_else(|e| Outcome::Failed { message: format!("unreadable result: {e}"), blame: Blame::Other })
+                    actions::outcome(result)
                 }
                 "queued" | "leased" if expires < now => {
                     // Fence the action off first: a result arriving from now on is refused.
@@ -913,17 +897,9 @@ fn copy_context(tx: &Connection, config: &Config, copy: i64, device: &str) -> Re
     Ok(CopyContext { from: copy_state(&state)?, unit, unit_st: unit_state(&unit_st)?, volume, barcode, rewritable })
 }
 
-/// A fence token for a remote action: unpredictable enough that a stale agent cannot guess the
-/// token of the action that replaced its own.
-pub(crate) fn fence_token(copy: i64) -> i64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
-    (nanos ^ copy.rotate_left(32) ^ i64::from(std::process::id())) & i64::MAX
-}
-
-/// When a lease given now runs out.
-pub fn lease_deadline(config: &Config) -> String {
-    let secs = config.api.as_ref().map_or(30, |a| a.lease_secs);
-    (chrono::Utc::now() + chrono::Duration::seconds(secs as i64)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// The key of a copy's write or verification in progress events.
+pub fn progress_key(kind: &str, copy: i64) -> String {
+    format!("{}{copy}", if kind == "write" { "c" } else { "v" })
 }
 
 fn emit(progress: &Option<Sender<Progress>>, p: Progress) {

@@ -20,7 +20,7 @@ use super::api::{ApiError, ApiState};
 use crate::catalogue;
 use crate::config::Role;
 use crate::error::Error;
-use crate::pipeline::{Progress, lease_deadline};
+use crate::pipeline::{Progress, lease_deadline, progress_key};
 
 async fn register(State(s): State<ApiState>, headers: HeaderMap, body: Result<Json<Registration>, JsonRejection>) -> Result<Json<serde_json::Value>, ApiError> {
     let caller = s.caller(&headers, Role::Agent)?;
@@ -119,8 +119,7 @@ async fn progress(
         })
         .await?;
     if let Some(copy) = copy {
-        let key = format!("{}{copy}", if kind == "write" { "c" } else { "v" });
-        if let Ok(json) = serde_json::to_string(&Progress::Bytes { key, done: p.done }) {
+        if let Ok(json) = serde_json::to_string(&Progress::Bytes { key: progress_key(&kind, copy), done: p.done }) {
             let _ = s.progress.send(json);
         }
     }
